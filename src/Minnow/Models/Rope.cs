@@ -1,0 +1,52 @@
+namespace Minnow.Models;
+
+/// <summary>Precomputed rotary-embedding angles: cos and sin for every position and every pair of a head.</summary>
+public sealed class RopeTable
+{
+    private readonly float[] _cos;
+    private readonly float[] _sin;
+    public int Pairs { get; }
+
+    public RopeTable(int headSize, int contextLength, double theta, Llama3RopeScaling? scaling = null)
+    {
+        Pairs = headSize / 2;
+        var freqs = new double[Pairs];
+        for (int i = 0; i < Pairs; i++)
+            freqs[i] = 1.0 / Math.Pow(theta, 2.0 * i / headSize);
+        if (scaling is not null)
+            ApplyLlama3Scaling(freqs, scaling);
+        _cos = new float[contextLength * Pairs];
+        _sin = new float[contextLength * Pairs];
+        for (int p = 0; p < contextLength; p++)
+            for (int i = 0; i < Pairs; i++)
+            {
+                // Angles in float64: float32 angles lose accuracy at large positions.
+                double angle = p * freqs[i];
+                _cos[p * Pairs + i] = (float)Math.Cos(angle);
+                _sin[p * Pairs + i] = (float)Math.Sin(angle);
+            }
+    }
+
+    public ReadOnlySpan<float> Cos(int position) => _cos.AsSpan(position * Pairs, Pairs);
+    public ReadOnlySpan<float> Sin(int position) => _sin.AsSpan(position * Pairs, Pairs);
+
+    /// <summary>Llama 3.1's scaling: long wavelengths slowed by the factor, short ones kept, a smooth blend between.</summary>
+    private static void ApplyLlama3Scaling(double[] freqs, Llama3RopeScaling s)
+    {
+        double lowFreqWavelen = s.OriginalContextLength / s.LowFreqFactor;
+        double highFreqWavelen = s.OriginalContextLength / s.HighFreqFactor;
+        for (int i = 0; i < freqs.Length; i++)
+        {
+            double wavelen = 2 * Math.PI / freqs[i];
+            if (wavelen < highFreqWavelen)
+                continue;
+            if (wavelen > lowFreqWavelen)
+            {
+                freqs[i] /= s.Factor;
+                continue;
+            }
+            double smooth = (s.OriginalContextLength / wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
+            freqs[i] = (1 - smooth) * freqs[i] / s.Factor + smooth * freqs[i];
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+
+namespace Minnow.Tensors.Kernels;
+
+/// <summary>Where one layer's attention reads and writes: queries, the layer's key/value cache, the output.</summary>
+public readonly unsafe struct AttentionInputs
+{
+    /// <summary>Queries [tokens, heads·headDim], already rotated.</summary>
+    public float* Queries { get; init; }
+    /// <summary>The layer's key cache [context, kvHeads·headDim]; rows up to startPos+tokens are filled.</summary>
+    public float* Keys { get; init; }
+    /// <summary>The layer's value cache, same layout as the keys.</summary>
+    public float* Values { get; init; }
+    /// <summary>Output [tokens, heads·headDim].</summary>
+    public float* Output { get; init; }
+    public int Tokens { get; init; }
+    /// <summary>Position of the first query token; token t attends to positions 0..startPos+t (causal).</summary>
+    public int StartPosition { get; init; }
+    public int Heads { get; init; }
+    public int KvHeads { get; init; }
+    public int HeadDim { get; init; }
+    /// <summary>Multiplies q·k (usually 1/sqrt(headDim)).</summary>
+    public float Scale { get; init; }
+    /// <summary>If &gt; 0, scores become softCap·tanh(score/softCap) (Gemma 2).</summary>
+    public float SoftCap { get; init; }
+}
+
+/// <summary>Causal grouped-query attention over a KV cache: each (token, head) pair is independent work.</summary>
+public static unsafe class Attention
+{
+    public static void Compute(in AttentionInputs a, WorkerPool pool)
+    {
+        var job = new Job(a);
+        pool.For(a.Tokens * a.Heads, job.Run);
+    }
+
+    private sealed class Job(AttentionInputs a)
+    {
+        public void Run(int start, int end)
+        {
+            int qDim = a.Heads * a.HeadDim, kvDim = a.KvHeads * a.HeadDim, group = a.Heads / a.KvHeads;
+            float[] scores = ArrayPool<float>.Shared.Rent(a.StartPosition + a.Tokens);
+            try
+            {
+                for (int item = start; item < end; item++)
+                {
+                    int t = item / a.Heads, h = item % a.Heads;
+                    int length = a.StartPosition + t + 1;
+                    float* q = a.Queries + (long)t * qDim + h * a.HeadDim;
+                    int kvOffset = h / group * a.HeadDim;
+                    var s = scores.AsSpan(0, length);
+                    for (int p = 0; p < length; p++)
+                        s[p] = Dot.Compute(q, a.Keys + (long)p * kvDim + kvOffset, a.HeadDim) * a.Scale;
+                    if (a.SoftCap > 0)
+                    {
+                        TensorPrimitives.Multiply(s, 1f / a.SoftCap, s);
+                        TensorPrimitives.Tanh(s, s);
+                        TensorPrimitives.Multiply(s, a.SoftCap, s);
+                    }
+                    Ops.Softmax(s);
+                    var o = new Span<float>(a.Output + (long)t * qDim + h * a.HeadDim, a.HeadDim);
+                    o.Clear();
+                    for (int p = 0; p < length; p++)
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(a.Values + (long)p * kvDim + kvOffset, a.HeadDim), s[p], o, o);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(scores);
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using System.Numerics.Tensors;
+
+namespace Minnow.Tensors.Kernels;
+
+/// <summary>
+/// Row-wise operations of a transformer layer. The fast versions use TensorPrimitives (SIMD on every CPU);
+/// each has a plain scalar twin in <see cref="ScalarOps"/> that the tests compare it with.
+/// </summary>
+public static class Ops
+{
+    /// <summary>y = x / sqrt(mean(x²) + eps) · (weight + weightOffset). Gemma stores w−1, so it passes offset 1.</summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y, float weightOffset = 0f)
+    {
+        float scale = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + eps);
+        TensorPrimitives.Multiply(x, scale, y);
+        if (weightOffset == 0f)
+        {
+            TensorPrimitives.Multiply(y, weight, y);
+            return;
+        }
+        for (int i = 0; i < y.Length; i++)
+            y[i] *= weight[i] + weightOffset;
+    }
+
+    /// <summary>In-place softmax, stable (subtracts the maximum first).</summary>
+    public static void Softmax(Span<float> x)
+    {
+        if (x.Length == 0)
+            return;
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
+        float sum = TensorPrimitives.Sum(x);
+        TensorPrimitives.Multiply(x, 1f / sum, x);
+    }
+
+    /// <summary>gate ← silu(gate) · up (the SwiGLU feed-forward's elementwise part).</summary>
+    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        // silu(g) = g·sigmoid(g)
+        Span<float> g = gate;
+        var sig = g.Length <= 4096 ? stackalloc float[g.Length] : new float[g.Length];
+        TensorPrimitives.Sigmoid(g, sig);
+        TensorPrimitives.Multiply(g, sig, g);
+        TensorPrimitives.Multiply(g, up, g);
+    }
+
+    /// <summary>x ← x + y.</summary>
+    public static void Add(Span<float> x, ReadOnlySpan<float> y) => TensorPrimitives.Add(x, y, x);
+
+    /// <summary>
+    /// Rotates pairs of one head vector by position-dependent angles. <paramref name="cos"/>/<paramref name="sin"/>
+    /// hold headDim/2 values for this position. Interleaved style rotates (x[2i], x[2i+1]) (llama2.c, GGUF);
+    /// half style rotates (x[i], x[i+d/2]) (HF's rotate_half).
+    /// </summary>
+    public static void Rope(Span<float> head, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, bool interleaved)
+    {
+        int half = head.Length / 2;
+        if (interleaved)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                float a = head[2 * i], b = head[2 * i + 1];
+                head[2 * i] = a * cos[i] - b * sin[i];
+                head[2 * i + 1] = a * sin[i] + b * cos[i];
+            }
+        }
+        else
+        {
+            for (int i = 0; i < half; i++)
+            {
+                float a = head[i], b = head[i + half];
+                head[i] = a * cos[i] - b * sin[i];
+                head[i + half] = a * sin[i] + b * cos[i];
+            }
+        }
+    }
+}
+
+/// <summary>Plain-loop twins of <see cref="Ops"/>: the reference the fast versions are tested against.</summary>
+public static class ScalarOps
+{
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y, float weightOffset = 0f)
+    {
+        double ss = 0;
+        for (int i = 0; i < x.Length; i++)
+            ss += (double)x[i] * x[i];
+        float scale = (float)(1.0 / Math.Sqrt(ss / x.Length + eps));
+        for (int i = 0; i < x.Length; i++)
+            y[i] = x[i] * scale * (weight[i] + weightOffset);
+    }
+
+    public static void Softmax(Span<float> x)
+    {
+        if (x.Length == 0)
+            return;
+        float max = float.NegativeInfinity;
+        foreach (float v in x)
+            max = Math.Max(max, v);
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = MathF.Exp(x[i] - max);
+            sum += x[i];
+        }
+        for (int i = 0; i < x.Length; i++)
+            x[i] = (float)(x[i] / sum);
+    }
+
+    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        for (int i = 0; i < gate.Length; i++)
+        {
+            float g = gate[i];
+            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+        }
+    }
+}
