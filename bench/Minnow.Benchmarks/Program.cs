@@ -1,1 +1,18 @@
-class P { static void Main() {} }
+using BenchmarkDotNet.Running;
+using Minnow.Benchmarks;
+
+// `limits`: the machine's FMA peak and read bandwidth (the baselines kernel targets are measured against).
+// `gemm`: GFLOP/s of the GEMM kernel on the target shapes, as a ratio of the FMA peak measured in the same run.
+// Anything else goes to BenchmarkDotNet (e.g. `--filter *MatMul*`).
+return args.FirstOrDefault() switch
+{
+    "limits" => MachineLimits.Run(args.Skip(1).ToArray()),
+    "gemm" => GemmThroughput.Run(args.Skip(1).ToArray()),
+    _ => RunBenchmarkDotNet(args),
+};
+
+static int RunBenchmarkDotNet(string[] args)
+{
+    BenchmarkSwitcher.FromAssembly(typeof(MachineLimits).Assembly).Run(args);
+    return 0;
+}
