@@ -14,6 +14,9 @@ public static unsafe class MatMul
     private const int RowTile = 4;
     private const int TokenTile = 4;
 
+    /// <summary>Below this many tokens the packed GEMM's packing costs more than it saves.</summary>
+    private const int PackedMinTokens = 8;
+
     /// <summary>y[t, o] = Σᵢ x[t, i]·W[o, i] for t &lt; tokens.</summary>
     public static void Compute(Tensor w, ReadOnlySpan<float> x, Span<float> y, int tokens, WorkerPool pool)
     {
@@ -25,6 +28,12 @@ public static unsafe class MatMul
 
         fixed (float* px = x, py = y)
         {
+            if (tokens >= PackedMinTokens && Simd.Active == SimdWidth.Vector512)
+            {
+                var packed = new PackedJob((float*)w.Data, px, py, tokens, outDim, inDim);
+                pool.For((outDim + PackedGemm.NR - 1) / PackedGemm.NR, packed.Run);
+                return;
+            }
             var job = new Job((float*)w.Data, px, py, inDim, outDim, tokens);
             int tiles = (outDim + RowTile - 1) / RowTile;
             pool.For(tiles, job.Run);
@@ -44,6 +53,11 @@ public static unsafe class MatMul
                     sum += x[t * inDim + i] * wf[o * inDim + i];
                 y[t * outDim + o] = sum;
             }
+    }
+
+    private sealed class PackedJob(float* w, float* x, float* y, int m, int n, int k)
+    {
+        public void Run(int panelStart, int panelEnd) => PackedGemm.Run(w, x, y, m, n, k, panelStart, panelEnd);
     }
 
     private sealed class Job(float* w, float* x, float* y, int inDim, int outDim, int tokens)
