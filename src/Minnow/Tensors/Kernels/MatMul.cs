@@ -30,8 +30,7 @@ public static unsafe class MatMul
         {
             if (tokens >= PackedMinTokens && Simd.Active == SimdWidth.Vector512)
             {
-                var packed = new PackedJob((float*)w.Data, px, py, tokens, outDim, inDim);
-                pool.For((outDim + PackedGemm.NR - 1) / PackedGemm.NR, packed.Run);
+                RunPacked((float*)w.Data, px, py, tokens, outDim, inDim, pool);
                 return;
             }
             var job = new Job((float*)w.Data, px, py, inDim, outDim, tokens);
@@ -55,9 +54,25 @@ public static unsafe class MatMul
             }
     }
 
-    private sealed class PackedJob(float* w, float* x, float* y, int m, int n, int k)
+    [ThreadStatic] private static float[]? _packedActivations;
+
+    private static void RunPacked(float* w, float* x, float* y, int m, int n, int k, WorkerPool pool)
     {
-        public void Run(int panelStart, int panelEnd) => PackedGemm.Run(w, x, y, m, n, k, panelStart, panelEnd);
+        long length = PackedGemm.PackedLength(m, k);
+        if (_packedActivations is null || _packedActivations.Length < length)
+            _packedActivations = GC.AllocateUninitializedArray<float>(checked((int)length), pinned: true);
+        fixed (float* packed = _packedActivations)
+        {
+            var job = new PackedJob(w, x, packed, y, m, n, k);
+            pool.For((m + PackedGemm.NR - 1) / PackedGemm.NR, job.Pack);
+            pool.For((n + PackedGemm.MR - 1) / PackedGemm.MR, job.Multiply);
+        }
+    }
+
+    private sealed class PackedJob(float* w, float* x, float* packed, float* y, int m, int n, int k)
+    {
+        public void Pack(int start, int end) => PackedGemm.PackActivations(x, m, k, packed, start, end);
+        public void Multiply(int start, int end) => PackedGemm.Run(w, packed, y, m, n, k, start, end);
     }
 
     private sealed class Job(float* w, float* x, float* y, int inDim, int outDim, int tokens)

@@ -5,120 +5,106 @@ namespace Minnow.Tensors.Kernels;
 
 /// <summary>
 /// The AVX-512 GEMM behind <see cref="MatMul"/> for batches of tokens: y[M, N] = x[M, K]·W[N, K]ᵀ.
-/// W is packed panel by panel (32 output columns × KC inputs, transposed so each k is one contiguous
-/// 32-float row that stays in L1), and an 8×32 register tile (16 zmm accumulators) is updated with one
-/// broadcast of x and two loads of the packed panel per k. Rows or columns past the edge go through small
-/// zero-padded buffers, so the micro-kernel never needs a special case.
+/// It computes the transposed product so the weights are used exactly as stored: the activations are
+/// packed once per call into panels of 32 tokens ([K][32], so each k is two contiguous vectors), and an
+/// 8×32 register tile (16 zmm accumulators) takes one broadcast from each of 8 weight rows and two panel
+/// loads per k. The 8 weight rows stay in L1 while every token panel passes them, so each weight is read
+/// from memory once per call and never copied — packing the weights instead cost half the time on cold,
+/// memory-mapped matrices. Remainder rows and tokens go through zero-padded buffers.
 /// </summary>
 internal static unsafe class PackedGemm
 {
+    /// <summary>Weight rows (output features) per register tile.</summary>
     public const int MR = 8;
+    /// <summary>Tokens per register tile and per packed panel.</summary>
     public const int NR = 32;
-    public const int KC = 256;
 
-    /// <summary>Computes output columns [panelStart·NR, min(panelEnd·NR, n)) of y for all m rows.</summary>
-    public static void Run(float* w, float* x, float* y, int m, int n, int k, int panelStart, int panelEnd)
+    /// <summary>Floats needed for the packed activations of <paramref name="m"/> tokens with <paramref name="k"/> features.</summary>
+    public static long PackedLength(int m, int k) => (long)(m + NR - 1) / NR * NR * k;
+
+    /// <summary>Packs x [m, k] into panels of NR tokens, transposed: panel p holds xT[kk·NR + j] = x[p·NR + j, kk] (zero past m).</summary>
+    public static void PackActivations(float* x, int m, int k, float* packed, int panelStart, int panelEnd)
     {
-        float* packed = stackalloc float[KC * NR];
-        float* rowsPad = stackalloc float[MR * KC];
-        float* tile = stackalloc float[MR * NR];
-        for (int panel = panelStart; panel < panelEnd; panel++)
+        for (int p = panelStart; p < panelEnd; p++)
         {
-            int n0 = panel * NR;
-            int cols = Math.Min(NR, n - n0);
-            for (int k0 = 0; k0 < k; k0 += KC)
+            float* panel = packed + (long)p * NR * k;
+            for (int j = 0; j < NR; j++)
             {
-                int kc = Math.Min(KC, k - k0);
-                Pack(w + (long)n0 * k + k0, k, cols, kc, packed);
-                bool accumulate = k0 > 0;
-                for (int m0 = 0; m0 < m; m0 += MR)
+                int token = p * NR + j;
+                if (token >= m)
                 {
-                    int rows = Math.Min(MR, m - m0);
-                    float* a = x + (long)m0 * k + k0;
-                    int lda = k;
-                    if (rows < MR)
+                    for (int kk = 0; kk < k; kk++) panel[kk * NR + j] = 0f;
+                    continue;
+                }
+                float* row = x + (long)token * k;
+                for (int kk = 0; kk < k; kk++)
+                    panel[kk * NR + j] = row[kk];
+            }
+        }
+    }
+
+    /// <summary>Computes output features [blockStart·MR, min(blockEnd·MR, n)) for all m tokens.</summary>
+    public static void Run(float* w, float* packedX, float* y, int m, int n, int k, int blockStart, int blockEnd)
+    {
+        int panels = (m + NR - 1) / NR;
+        float* tile = stackalloc float[MR * NR];
+        float[]? padded = null;
+        for (int block = blockStart; block < blockEnd; block++)
+        {
+            int n0 = block * MR;
+            int rows = Math.Min(MR, n - n0);
+            float* wBlock = w + (long)n0 * k;
+            if (rows < MR)
+            {
+                // The last block of weight rows: copy it into a zero-padded block of MR rows.
+                padded = new float[MR * k];
+                new ReadOnlySpan<float>(wBlock, rows * k).CopyTo(padded);
+            }
+            fixed (float* pad = padded)
+            {
+                float* wRows = rows < MR ? pad : wBlock;
+                for (int p = 0; p < panels; p++)
+                {
+                    Kernel(wRows, k, packedX + (long)p * NR * k, tile);
+                    int tokens = Math.Min(NR, m - p * NR);
+                    for (int t = 0; t < tokens; t++)
                     {
-                        // Too few rows left: copy them into a zero-padded block.
-                        new Span<float>(rowsPad, MR * KC).Clear();
+                        float* yRow = y + (long)(p * NR + t) * n + n0;
                         for (int r = 0; r < rows; r++)
-                            new ReadOnlySpan<float>(a + (long)r * k, kc).CopyTo(new Span<float>(rowsPad + r * KC, kc));
-                        a = rowsPad;
-                        lda = KC;
+                            yRow[r] = tile[r * NR + t];
                     }
-                    float* c = y + (long)m0 * n + n0;
-                    if (rows == MR && cols == NR)
-                    {
-                        Kernel8x32(a, lda, packed, kc, c, n, accumulate);
-                        continue;
-                    }
-                    // Partial tile: compute into a full scratch tile, then copy the valid part.
-                    for (int r = 0; r < rows; r++)
-                        for (int j = 0; j < NR; j++)
-                            tile[r * NR + j] = accumulate && j < cols ? c[(long)r * n + j] : 0f;
-                    Kernel8x32(a, lda, packed, kc, tile, NR, accumulate);
-                    for (int r = 0; r < rows; r++)
-                        new ReadOnlySpan<float>(tile + r * NR, cols).CopyTo(new Span<float>(c + (long)r * n, cols));
                 }
             }
         }
     }
 
-    /// <summary>packed[kk·NR + j] = W[j, kk] for the panel's rows (zero beyond <paramref name="cols"/>).</summary>
-    private static void Pack(float* w, int ldw, int cols, int kc, float* packed)
-    {
-        for (int j = 0; j < NR; j++)
-        {
-            if (j >= cols)
-            {
-                for (int kk = 0; kk < kc; kk++) packed[kk * NR + j] = 0f;
-                continue;
-            }
-            float* row = w + (long)j * ldw;
-            for (int kk = 0; kk < kc; kk++)
-                packed[kk * NR + j] = row[kk];
-        }
-    }
-
+    /// <summary>tile[r·NR + t] = Σ_kk w[r·k + kk]·panel[kk·NR + t] for 8 rows and 32 tokens.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(float* a, int lda, float* b, int kc, float* c, int ldc, bool accumulate)
+    private static void Kernel(float* w, int k, float* panel, float* tile)
     {
-        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
-        if (accumulate)
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        float* w0 = w, w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k, w4 = w + 4 * k, w5 = w + 5 * k, w6 = w + 6 * k, w7 = w + 7 * k;
+        for (int kk = 0; kk < k; kk++)
         {
-            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16);
-            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + 16);
-            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + 16);
-            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + 16);
-            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + 16);
-            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + 16);
-            c60 = Vector512.Load(c + 6 * ldc); c61 = Vector512.Load(c + 6 * ldc + 16);
-            c70 = Vector512.Load(c + 7 * ldc); c71 = Vector512.Load(c + 7 * ldc + 16);
+            var x0 = Vector512.Load(panel + kk * NR);
+            var x1 = Vector512.Load(panel + kk * NR + 16);
+            var v = Vector512.Create(w0[kk]); c00 = Vector512.FusedMultiplyAdd(v, x0, c00); c01 = Vector512.FusedMultiplyAdd(v, x1, c01);
+            v = Vector512.Create(w1[kk]); c10 = Vector512.FusedMultiplyAdd(v, x0, c10); c11 = Vector512.FusedMultiplyAdd(v, x1, c11);
+            v = Vector512.Create(w2[kk]); c20 = Vector512.FusedMultiplyAdd(v, x0, c20); c21 = Vector512.FusedMultiplyAdd(v, x1, c21);
+            v = Vector512.Create(w3[kk]); c30 = Vector512.FusedMultiplyAdd(v, x0, c30); c31 = Vector512.FusedMultiplyAdd(v, x1, c31);
+            v = Vector512.Create(w4[kk]); c40 = Vector512.FusedMultiplyAdd(v, x0, c40); c41 = Vector512.FusedMultiplyAdd(v, x1, c41);
+            v = Vector512.Create(w5[kk]); c50 = Vector512.FusedMultiplyAdd(v, x0, c50); c51 = Vector512.FusedMultiplyAdd(v, x1, c51);
+            v = Vector512.Create(w6[kk]); c60 = Vector512.FusedMultiplyAdd(v, x0, c60); c61 = Vector512.FusedMultiplyAdd(v, x1, c61);
+            v = Vector512.Create(w7[kk]); c70 = Vector512.FusedMultiplyAdd(v, x0, c70); c71 = Vector512.FusedMultiplyAdd(v, x1, c71);
         }
-        else
-        {
-            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
-        }
-        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda;
-        for (int kk = 0; kk < kc; kk++)
-        {
-            var b0 = Vector512.Load(b + kk * NR);
-            var b1 = Vector512.Load(b + kk * NR + 16);
-            var v = Vector512.Create(a0[kk]); c00 = Vector512.FusedMultiplyAdd(v, b0, c00); c01 = Vector512.FusedMultiplyAdd(v, b1, c01);
-            v = Vector512.Create(a1[kk]); c10 = Vector512.FusedMultiplyAdd(v, b0, c10); c11 = Vector512.FusedMultiplyAdd(v, b1, c11);
-            v = Vector512.Create(a2[kk]); c20 = Vector512.FusedMultiplyAdd(v, b0, c20); c21 = Vector512.FusedMultiplyAdd(v, b1, c21);
-            v = Vector512.Create(a3[kk]); c30 = Vector512.FusedMultiplyAdd(v, b0, c30); c31 = Vector512.FusedMultiplyAdd(v, b1, c31);
-            v = Vector512.Create(a4[kk]); c40 = Vector512.FusedMultiplyAdd(v, b0, c40); c41 = Vector512.FusedMultiplyAdd(v, b1, c41);
-            v = Vector512.Create(a5[kk]); c50 = Vector512.FusedMultiplyAdd(v, b0, c50); c51 = Vector512.FusedMultiplyAdd(v, b1, c51);
-            v = Vector512.Create(a6[kk]); c60 = Vector512.FusedMultiplyAdd(v, b0, c60); c61 = Vector512.FusedMultiplyAdd(v, b1, c61);
-            v = Vector512.Create(a7[kk]); c70 = Vector512.FusedMultiplyAdd(v, b0, c70); c71 = Vector512.FusedMultiplyAdd(v, b1, c71);
-        }
-        c00.Store(c); c01.Store(c + 16);
-        c10.Store(c + ldc); c11.Store(c + ldc + 16);
-        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + 16);
-        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 16);
-        c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + 16);
-        c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 16);
-        c60.Store(c + 6 * ldc); c61.Store(c + 6 * ldc + 16);
-        c70.Store(c + 7 * ldc); c71.Store(c + 7 * ldc + 16);
+        c00.Store(tile); c01.Store(tile + 16);
+        c10.Store(tile + NR); c11.Store(tile + NR + 16);
+        c20.Store(tile + 2 * NR); c21.Store(tile + 2 * NR + 16);
+        c30.Store(tile + 3 * NR); c31.Store(tile + 3 * NR + 16);
+        c40.Store(tile + 4 * NR); c41.Store(tile + 4 * NR + 16);
+        c50.Store(tile + 5 * NR); c51.Store(tile + 5 * NR + 16);
+        c60.Store(tile + 6 * NR); c61.Store(tile + 6 * NR + 16);
+        c70.Store(tile + 7 * NR); c71.Store(tile + 7 * NR + 16);
     }
 }
