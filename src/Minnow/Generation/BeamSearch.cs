@@ -17,8 +17,28 @@ public static class BeamSearch
     /// <summary>A live hypothesis: its cache (null once no more tokens will be fed), tokens, log-probability and next-token log-probabilities.</summary>
     private sealed record Beam(InferenceState? State, int[] Tokens, double LogProbability, float[]? NextLogProbs);
 
+    /// <summary>
+    /// Searches for the best continuation of <paramref name="prompt"/>; <paramref name="stats"/>, when given, receives the
+    /// chosen tokens, the finish reason and the prefill/search timings.
+    /// </summary>
     public static BeamResult Run(ILanguageModel model, IReadOnlyList<int> prompt, int beams, int maxTokens,
-        IReadOnlyCollection<int> stopTokens, double lengthPenalty = 1.0, CancellationToken cancellationToken = default)
+        IReadOnlyCollection<int> stopTokens, double lengthPenalty = 1.0, GenerationStats? stats = null, CancellationToken cancellationToken = default)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = Search(model, prompt, beams, maxTokens, stopTokens, lengthPenalty, stats, cancellationToken);
+        if (stats is not null)
+        {
+            stats.PromptTokens = prompt.Count;
+            stats.DecodeSeconds = clock.Elapsed.TotalSeconds - stats.PrefillSeconds;
+            stats.GeneratedIds.AddRange(result.Tokens);
+            stats.GeneratedTokens = result.Tokens.Length;
+            stats.FinishReason = result.Tokens.Length > 0 && stopTokens.Contains(result.Tokens[^1]) ? FinishReason.Stop : FinishReason.Length;
+        }
+        return result;
+    }
+
+    private static BeamResult Search(ILanguageModel model, IReadOnlyList<int> prompt, int beams, int maxTokens,
+        IReadOnlyCollection<int> stopTokens, double lengthPenalty, GenerationStats? stats, CancellationToken cancellationToken)
     {
         if (beams < 1)
             throw new InvalidInputException($"beam count must be at least 1, got {beams}");
@@ -34,7 +54,10 @@ public static class BeamSearch
 
         var logits = new float[vocab];
         var first = model.CreateState();
+        var prefill = System.Diagnostics.Stopwatch.StartNew();
         model.Forward(first, prompt.ToArray(), logits);
+        if (stats is not null)
+            stats.PrefillSeconds = prefill.Elapsed.TotalSeconds;
         var live = new List<Beam> { new(first, [], 0, LogSoftmax(logits)) };
         var finished = new List<BeamResult>();
         var spare = new Stack<InferenceState>();

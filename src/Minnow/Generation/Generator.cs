@@ -24,6 +24,8 @@ public sealed record GenerationOptions
     public IReadOnlyList<string> StopSequences { get; init; } = [];
     /// <summary>Ids that end generation (not emitted as text).</summary>
     public IReadOnlyCollection<int> StopTokens { get; init; } = [];
+    /// <summary>Leave special tokens (BOS, chat markers…) out of the streamed text, as chat engines do.</summary>
+    public bool SkipSpecialTokens { get; init; } = true;
 }
 
 /// <summary>One generated token and the text it completed (empty while a multi-byte character or a possible stop sequence is pending).</summary>
@@ -70,7 +72,7 @@ public sealed class Generator(ILanguageModel model, ITokenizer? tokenizer = null
         var logits = new float[model.Config.VocabSize];
         var history = new List<int>(prompt);
         var stopText = new StopSequenceMatcher(options.StopSequences);
-        var decoder = tokenizer?.CreateIncrementalDecoder();
+        var decoder = tokenizer?.CreateIncrementalDecoder(options.SkipSpecialTokens);
         stats.PromptTokens = prompt.Count;
 
         var clock = Stopwatch.StartNew();

@@ -1,0 +1,84 @@
+using Minnow.Formats.Llama2c;
+using Minnow.Tokenizers;
+
+namespace Minnow.Models;
+
+/// <summary>How to open a model.</summary>
+public sealed record ModelLoadOptions
+{
+    /// <summary>Threads the forward pass uses (default: one per core).</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>A tokenizer to use instead of the one the model carries or has beside it.</summary>
+    public string? TokenizerPath { get; init; }
+}
+
+/// <summary>A model opened from a file with what came with it: its tokenizer (if any) and how its generations end.</summary>
+public sealed class LoadedModel : IDisposable
+{
+    public required ILanguageModel Model { get; init; }
+
+    /// <summary>The tokenizer, or null when none was found (ids in, ids out).</summary>
+    public ITokenizer? Tokenizer { get; init; }
+
+    /// <summary>Where the model came from (file or folder).</summary>
+    public required string Source { get; init; }
+
+    /// <summary>The file format: "llama2c", …</summary>
+    public required string Format { get; init; }
+
+    /// <summary>Ids that end a generation: the tokenizer's EOS, plus BOS for llama2.c checkpoints (as run.c does).</summary>
+    public required IReadOnlyCollection<int> StopTokens { get; init; }
+
+    public void Dispose() => Model.Dispose();
+}
+
+/// <summary>
+/// The single entry point that opens a model file, recognising its format from its contents. Each format has its own
+/// reader under Formats/; this class only dispatches and attaches the tokenizer.
+/// </summary>
+public static class ModelLoader
+{
+    public static LoadedModel Load(string path, ModelLoadOptions? options = null)
+    {
+        options ??= new ModelLoadOptions();
+        if (options.Threads < 1)
+            throw new InvalidInputException($"thread count must be at least 1, got {options.Threads}");
+        if (Directory.Exists(path))
+            throw new ModelFormatException(path, "is a folder; model folders (HF config.json + safetensors) are not supported yet");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: model file not found", path);
+        return LoadLlama2c(path, options);
+    }
+
+    /// <summary>A llama2.c checkpoint; its tokenizer is --tokenizer or a tokenizer.bin beside it.</summary>
+    private static LoadedModel LoadLlama2c(string path, ModelLoadOptions options)
+    {
+        var model = Llama2cCheckpoint.Load(path, options.Threads);
+        try
+        {
+            string? tokenizerPath = options.TokenizerPath ?? Beside(path, "tokenizer.bin");
+            ITokenizer? tokenizer = null;
+            if (tokenizerPath is not null)
+            {
+                tokenizer = TokenizerLoader.Load(tokenizerPath);
+                TokenizerLoader.CheckFits(tokenizer, model.Config.VocabSize, tokenizerPath, exact: true);
+            }
+            var stops = new HashSet<int> { 1 };
+            if (tokenizer?.EosId is int eos)
+                stops.Add(eos);
+            return new LoadedModel { Model = model, Tokenizer = tokenizer, Source = path, Format = "llama2c", StopTokens = stops };
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static string? Beside(string modelPath, string name)
+    {
+        string candidate = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".", name);
+        return File.Exists(candidate) ? candidate : null;
+    }
+}
