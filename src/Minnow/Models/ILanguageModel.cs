@@ -24,6 +24,13 @@ public interface ILanguageModel : IDisposable
     /// the logits of every token ([tokens, VocabSize]).
     /// </summary>
     void Forward(InferenceState state, ReadOnlySpan<int> tokens, Span<float> logits, bool allPositions = false);
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> like <see cref="Forward"/> but writes, instead of logits, the final-normalised
+    /// hidden state of every token into <paramref name="hidden"/> ([tokens, Dim]): the input of the classifier,
+    /// used for embeddings.
+    /// </summary>
+    void ForwardHidden(InferenceState state, ReadOnlySpan<int> tokens, Span<float> hidden);
 }
 
 /// <summary>One sequence's KV cache and position. Not shared between threads; copy it to fork a sequence (beam search).</summary>

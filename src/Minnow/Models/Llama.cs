@@ -97,13 +97,23 @@ public sealed class LlamaModel : ILanguageModel
         return new InferenceState(Config.Layers, ctx, Config.KvDim);
     }
 
-    public void Forward(InferenceState state, ReadOnlySpan<int> tokens, Span<float> logits, bool allPositions = false)
+    /// <summary>What a forward pass writes for the caller.</summary>
+    private enum Output { LastLogits, AllLogits, AllHidden }
+
+    public void Forward(InferenceState state, ReadOnlySpan<int> tokens, Span<float> logits, bool allPositions = false) =>
+        Run(state, tokens, logits, allPositions ? Output.AllLogits : Output.LastLogits);
+
+    public void ForwardHidden(InferenceState state, ReadOnlySpan<int> tokens, Span<float> hidden) =>
+        Run(state, tokens, hidden, Output.AllHidden);
+
+    private void Run(InferenceState state, ReadOnlySpan<int> tokens, Span<float> output, Output what)
     {
         int vocab = Config.VocabSize;
+        int width = what == Output.AllHidden ? Config.Dim : vocab;
         if (tokens.Length == 0)
             throw new InvalidInputException("forward needs at least one token");
-        if (logits.Length < (allPositions ? (long)tokens.Length * vocab : vocab))
-            throw new ArgumentException("logits buffer too small");
+        if (output.Length < (what == Output.LastLogits ? vocab : (long)tokens.Length * width))
+            throw new ArgumentException("output buffer too small");
         foreach (int id in tokens)
             if ((uint)id >= (uint)vocab)
                 throw new InvalidInputException($"token id {id} is outside the vocabulary [0, {vocab})");
@@ -116,8 +126,8 @@ public sealed class LlamaModel : ILanguageModel
             {
                 int n = Math.Min(MaxChunk, tokens.Length - done);
                 bool last = done + n == tokens.Length;
-                Span<float> chunkLogits = allPositions ? logits.Slice(done * vocab, n * vocab) : last ? logits[..vocab] : default;
-                ForwardChunk(state, tokens.Slice(done, n), chunkLogits, allPositions);
+                Span<float> chunkOutput = what != Output.LastLogits ? output.Slice(done * width, n * width) : last ? output[..vocab] : default;
+                ForwardChunk(state, tokens.Slice(done, n), chunkOutput, what);
             }
         }
     }
@@ -135,7 +145,7 @@ public sealed class LlamaModel : ILanguageModel
         public readonly float[] Up = new float[tokens * c.HiddenDim];
     }
 
-    private unsafe void ForwardChunk(InferenceState state, ReadOnlySpan<int> tokens, Span<float> logits, bool allPositions)
+    private unsafe void ForwardChunk(InferenceState state, ReadOnlySpan<int> tokens, Span<float> output, Output what)
     {
         var c = Config;
         int n = tokens.Length, dim = c.Dim, hs = c.HeadSize, qDim = c.QueryDim, kvDim = c.KvDim;
@@ -209,17 +219,21 @@ public sealed class LlamaModel : ILanguageModel
             Ops.Add(x, xb);
         }
 
-        // Final norm and classifier, for the rows whose logits are wanted.
-        if (allPositions)
+        // Final norm, and the classifier for the rows whose logits are wanted.
+        if (what == Output.AllHidden)
+        {
+            RmsNormRows(x, _w.FinalNorm, output, n, dim);
+        }
+        else if (what == Output.AllLogits)
         {
             RmsNormRows(x, _w.FinalNorm, xb, n, dim);
-            MatMul.Compute(_w.Output, xb, logits, n, _pool);
+            MatMul.Compute(_w.Output, xb, output, n, _pool);
         }
-        else if (!logits.IsEmpty)
+        else if (!output.IsEmpty)
         {
             var lastRow = xb[..dim];
             Ops.RmsNorm(x.Slice((n - 1) * dim, dim), _w.FinalNorm.AsFloats(), c.NormEps, lastRow);
-            MatMul.Compute(_w.Output, lastRow, logits, 1, _pool);
+            MatMul.Compute(_w.Output, lastRow, output, 1, _pool);
         }
     }
 

@@ -93,4 +93,26 @@ public class Stories260KTests
         var config = Llama2cCheckpoint.ReadConfig(ModelPath);
         Assert.Equal((64, 172, 5, 8, 4, 512, 512, true), (config.Dim, config.HiddenDim, config.Layers, config.Heads, config.KvHeads, config.VocabSize, config.ContextLength, config.TiedEmbeddings));
     }
+
+    [Fact]
+    public void HiddenStatesAreTheClassifierInput()
+    {
+        using var model = Llama2cCheckpoint.Load(ModelPath, 2);
+        int[] ids = [1, 461, 401, 378];
+        int dim = model.Config.Dim, vocab = model.Config.VocabSize;
+        var hidden = new float[ids.Length * dim];
+        model.ForwardHidden(model.CreateState(), ids, hidden);
+        var logits = new float[ids.Length * vocab];
+        model.Forward(model.CreateState(), ids, logits, allPositions: true);
+        // The model is tied: logits = hidden · embeddingᵀ, and the embedding is the first block after the header.
+        var embedding = new float[vocab * dim];
+        Buffer.BlockCopy(File.ReadAllBytes(ModelPath), 7 * 4, embedding, 0, embedding.Length * 4);
+        for (int t = 0; t < ids.Length; t++)
+            for (int v = 0; v < vocab; v += 37)
+            {
+                double dot = 0;
+                for (int i = 0; i < dim; i++) dot += hidden[t * dim + i] * embedding[v * dim + i];
+                Assert.True(Math.Abs(dot - logits[t * vocab + v]) < 1e-4, $"token {t}, id {v}");
+            }
+    }
 }
