@@ -33,10 +33,16 @@ public interface ILanguageModel : IDisposable
     void ForwardHidden(InferenceState state, ReadOnlySpan<int> tokens, Span<float> hidden);
 }
 
-/// <summary>One sequence's KV cache and position. Not shared between threads; copy it to fork a sequence (beam search).</summary>
+/// <summary>
+/// One sequence's KV cache and position. Not shared between threads; copy it to fork a sequence (beam search).
+/// The cache grows on demand (doubling, up to <see cref="ContextLength"/>), so a model with a 128k-token context
+/// costs memory only for the positions a conversation actually uses.
+/// </summary>
 public sealed class InferenceState
 {
-    /// <summary>Keys per layer, [ContextLength, kvDim] row-major.</summary>
+    private const int InitialCapacity = 256;
+
+    /// <summary>Keys per layer, [Capacity, kvDim] row-major; rows below <see cref="Position"/> are filled.</summary>
     internal float[][] Keys { get; }
     /// <summary>Values per layer, same layout as the keys.</summary>
     internal float[][] Values { get; }
@@ -48,8 +54,11 @@ public sealed class InferenceState
     /// <summary>Number of tokens already in the cache; the next token goes here.</summary>
     public int Position { get; private set; }
 
-    /// <summary>Positions the cache holds.</summary>
+    /// <summary>Positions the cache can hold at most.</summary>
     public int ContextLength { get; }
+
+    /// <summary>Positions allocated so far.</summary>
+    public int Capacity { get; private set; }
 
     public InferenceState(int layers, int contextLength, int kvDim)
     {
@@ -57,18 +66,34 @@ public sealed class InferenceState
         KvDim = kvDim;
         Keys = new float[layers][];
         Values = new float[layers][];
-        for (int l = 0; l < layers; l++)
-        {
-            Keys[l] = GC.AllocateArray<float>(contextLength * kvDim, pinned: true);
-            Values[l] = GC.AllocateArray<float>(contextLength * kvDim, pinned: true);
-        }
+        Grow(Math.Min(contextLength, InitialCapacity));
     }
 
-    /// <summary>Checks <paramref name="count"/> more tokens fit, then reserves them.</summary>
+    private void Grow(int capacity)
+    {
+        for (int l = 0; l < Keys.Length; l++)
+        {
+            Keys[l] = Resized(Keys[l], capacity);
+            Values[l] = Resized(Values[l], capacity);
+        }
+        Capacity = capacity;
+    }
+
+    private float[] Resized(float[]? old, int capacity)
+    {
+        var grown = GC.AllocateArray<float>(capacity * KvDim, pinned: true);
+        if (old is not null)
+            Array.Copy(old, grown, Position * KvDim);
+        return grown;
+    }
+
+    /// <summary>Checks <paramref name="count"/> more tokens fit, grows the cache if needed, then reserves them.</summary>
     internal int Advance(int count)
     {
         if (Position + count > ContextLength)
             throw new ContextLengthException(Position + count, ContextLength);
+        if (Position + count > Capacity)
+            Grow((int)Math.Min(ContextLength, Math.Max((long)Capacity * 2, Position + count)));
         int start = Position;
         Position += count;
         return start;
@@ -87,6 +112,9 @@ public sealed class InferenceState
     {
         if (other.Keys.Length != Keys.Length || other.KvDim != KvDim || other.Position > ContextLength)
             throw new InvalidInputException("cannot copy an inference state of a different shape");
+        Position = 0;
+        if (other.Position > Capacity)
+            Grow(Math.Min(ContextLength, Math.Max(other.Position, Capacity * 2)));
         int n = other.Position * KvDim;
         for (int l = 0; l < Keys.Length; l++)
         {

@@ -3,7 +3,7 @@ using Minnow.Tensors.Kernels;
 
 namespace Minnow.Models;
 
-/// <summary>One decoder layer's weights. Optional tensors cover the family variants (Qwen2 biases, Qwen3 q/k norms).</summary>
+/// <summary>One decoder layer's weights. Optional tensors cover the family variants (Qwen2 biases, Qwen3 q/k norms, Gemma 2's extra norms).</summary>
 public sealed class LlamaLayer
 {
     public required Tensor AttentionNorm { get; init; }
@@ -25,6 +25,10 @@ public sealed class LlamaLayer
     public Tensor? QNorm { get; init; }
     /// <summary>Per-head RMSNorm of keys before RoPE (Qwen3).</summary>
     public Tensor? KNorm { get; init; }
+    /// <summary>RMSNorm of the attention output before the residual add (Gemma 2).</summary>
+    public Tensor? PostAttentionNorm { get; init; }
+    /// <summary>RMSNorm of the feed-forward output before the residual add (Gemma 2).</summary>
+    public Tensor? PostFfnNorm { get; init; }
 }
 
 /// <summary>All weights of a Llama-family model. <see cref="Output"/> may be the embedding itself (tied).</summary>
@@ -38,98 +42,40 @@ public sealed class LlamaWeights
 
 /// <summary>
 /// The Llama family: Llama 2/3, Mistral, Qwen2/3, SmolLM, TinyLlama, Phi-3 (fused weights are split into views
-/// at load). RMSNorm → grouped-query attention with RoPE over the KV cache → residual → RMSNorm → SwiGLU MLP →
-/// residual, then a final RMSNorm and the classifier. A prompt runs as a batch of matrix multiplies; decoding is
-/// the same code with one token.
+/// at load) and Gemma 1/2 (the same block with (1+w) norms, GeGLU, a scaled embedding, extra norms and soft-capping,
+/// all read from <see cref="ModelConfig"/> and the optional layer tensors). Per layer: RMSNorm → grouped-query attention
+/// with RoPE over the KV cache → residual → RMSNorm → gated MLP → residual; then a final RMSNorm and the classifier.
+/// A prompt runs as a batch of matrix multiplies; decoding is the same code with one token.
+/// Shapes: n = tokens in the chunk, D = Dim, Q = QueryDim (heads·headSize), KV = KvDim, F = HiddenDim, V = VocabSize.
 /// </summary>
-public sealed class LlamaModel : ILanguageModel
+public sealed class LlamaModel : DecoderModel
 {
-    /// <summary>Tokens per forward chunk: bounds scratch memory for long prompts.</summary>
-    private const int MaxChunk = 256;
-
     private readonly LlamaWeights _w;
     private readonly RopeTable _rope;
-    private readonly WorkerPool _pool;
-    private readonly object _forwardLock = new();
-    private readonly IDisposable? _owner;
-
-    public ModelConfig Config { get; }
-    public long ParameterCount { get; }
-    public long WeightBytesPerToken { get; }
 
     /// <summary>A model over <paramref name="weights"/>; <paramref name="owner"/> (e.g. the memory map the weights live in) is disposed with it.</summary>
     public LlamaModel(ModelConfig config, LlamaWeights weights, int threads, IDisposable? owner = null)
+        : base(config, PerTokenTensors(weights), [weights.TokenEmbedding], threads, owner)
     {
-        config.Validate(null);
-        Config = config;
         _w = weights;
-        _owner = owner;
         _rope = new RopeTable(config.HeadSize, config.ContextLength, config.RopeTheta, config.RopeScaling);
-        _pool = new WorkerPool(threads);
-
-        long parameters = weights.TokenEmbedding.ElementCount + weights.FinalNorm.ElementCount;
-        long bytes = weights.Output.ByteLength + weights.FinalNorm.ByteLength;
-        if (!ReferenceEquals(weights.Output, weights.TokenEmbedding))
-            parameters += weights.Output.ElementCount;
-        foreach (var layer in weights.Layers)
-            foreach (var t in LayerTensors(layer))
-            {
-                parameters += t.ElementCount;
-                bytes += t.ByteLength;
-            }
-        ParameterCount = parameters;
-        WeightBytesPerToken = bytes;
+        foreach (var (name, t) in new[] { ("final norm", weights.FinalNorm), ("embedding", weights.TokenEmbedding), ("classifier", weights.Output) })
+            if (t.DType != DType.F32)
+                throw new InvalidInputException($"the {name} must be F32 here, got {t.DType}");
     }
 
-    private static IEnumerable<Tensor> LayerTensors(LlamaLayer l)
+    private static IEnumerable<Tensor> PerTokenTensors(LlamaWeights w)
     {
-        Tensor?[] all = [l.AttentionNorm, l.Wq, l.Wk, l.Wv, l.Wo, l.FfnNorm, l.WGate, l.WDown, l.WUp, l.BiasQ, l.BiasK, l.BiasV, l.QNorm, l.KNorm];
-        foreach (var t in all)
-            if (t is not null)
-                yield return t;
-    }
-
-    public InferenceState CreateState(int? contextLength = null)
-    {
-        int ctx = contextLength ?? Config.ContextLength;
-        if (ctx <= 0 || ctx > Config.ContextLength)
-            throw new InvalidInputException($"context length must be between 1 and {Config.ContextLength}, got {ctx}");
-        return new InferenceState(Config.Layers, ctx, Config.KvDim);
-    }
-
-    /// <summary>What a forward pass writes for the caller.</summary>
-    private enum Output { LastLogits, AllLogits, AllHidden }
-
-    public void Forward(InferenceState state, ReadOnlySpan<int> tokens, Span<float> logits, bool allPositions = false) =>
-        Run(state, tokens, logits, allPositions ? Output.AllLogits : Output.LastLogits);
-
-    public void ForwardHidden(InferenceState state, ReadOnlySpan<int> tokens, Span<float> hidden) =>
-        Run(state, tokens, hidden, Output.AllHidden);
-
-    private void Run(InferenceState state, ReadOnlySpan<int> tokens, Span<float> output, Output what)
-    {
-        int vocab = Config.VocabSize;
-        int width = what == Output.AllHidden ? Config.Dim : vocab;
-        if (tokens.Length == 0)
-            throw new InvalidInputException("forward needs at least one token");
-        if (output.Length < (what == Output.LastLogits ? vocab : (long)tokens.Length * width))
-            throw new ArgumentException("output buffer too small");
-        foreach (int id in tokens)
-            if ((uint)id >= (uint)vocab)
-                throw new InvalidInputException($"token id {id} is outside the vocabulary [0, {vocab})");
-        if (state.Position + tokens.Length > state.ContextLength)
-            throw new ContextLengthException(state.Position + tokens.Length, state.ContextLength);
-
-        lock (_forwardLock)
+        foreach (var l in w.Layers)
         {
-            for (int done = 0; done < tokens.Length; done += MaxChunk)
-            {
-                int n = Math.Min(MaxChunk, tokens.Length - done);
-                bool last = done + n == tokens.Length;
-                Span<float> chunkOutput = what != Output.LastLogits ? output.Slice(done * width, n * width) : last ? output[..vocab] : default;
-                ForwardChunk(state, tokens.Slice(done, n), chunkOutput, what);
-            }
+            Tensor?[] all = [l.AttentionNorm, l.Wq, l.Wk, l.Wv, l.Wo, l.FfnNorm, l.WGate, l.WDown, l.WUp, l.BiasQ, l.BiasK, l.BiasV,
+                l.QNorm, l.KNorm, l.PostAttentionNorm, l.PostFfnNorm];
+            foreach (var t in all)
+                if (t is not null)
+                    yield return t;
         }
+        yield return w.FinalNorm;
+        yield return w.Output;
     }
 
     private sealed class Scratch(int tokens, ModelConfig c)
@@ -145,7 +91,7 @@ public sealed class LlamaModel : ILanguageModel
         public readonly float[] Up = new float[tokens * c.HiddenDim];
     }
 
-    private unsafe void ForwardChunk(InferenceState state, ReadOnlySpan<int> tokens, Span<float> output, Output what)
+    protected override unsafe void ForwardChunk(InferenceState state, ReadOnlySpan<int> tokens, Span<float> output, ForwardOutput what)
     {
         var c = Config;
         int n = tokens.Length, dim = c.Dim, hs = c.HeadSize, qDim = c.QueryDim, kvDim = c.KvDim;
@@ -154,17 +100,19 @@ public sealed class LlamaModel : ILanguageModel
         int pos = state.Advance(n);
 
         // Embedding lookup.
-        var x = s.X.AsSpan(0, n * dim);
+        var x = s.X.AsSpan(0, n * dim);                           // (n, D) the residual stream
         for (int t = 0; t < n; t++)
             TensorRows.Copy(_w.TokenEmbedding, tokens[t], x.Slice(t * dim, dim));
+        if (c.EmbeddingScale != 1f)
+            Ops.Scale(x, c.EmbeddingScale);
 
-        var xb = s.Xb.AsSpan(0, n * dim);
-        var q = s.Q.AsSpan(0, n * qDim);
-        var k = s.K.AsSpan(0, n * kvDim);
-        var v = s.V.AsSpan(0, n * kvDim);
-        var att = s.Att.AsSpan(0, n * qDim);
-        var gate = s.Gate.AsSpan(0, n * c.HiddenDim);
-        var up = s.Up.AsSpan(0, n * c.HiddenDim);
+        var xb = s.Xb.AsSpan(0, n * dim);                         // (n, D) normed input / block output
+        var q = s.Q.AsSpan(0, n * qDim);                          // (n, Q)
+        var k = s.K.AsSpan(0, n * kvDim);                         // (n, KV)
+        var v = s.V.AsSpan(0, n * kvDim);                         // (n, KV)
+        var att = s.Att.AsSpan(0, n * qDim);                      // (n, Q) attention output
+        var gate = s.Gate.AsSpan(0, n * c.HiddenDim);             // (n, F)
+        var up = s.Up.AsSpan(0, n * c.HiddenDim);                 // (n, F)
 
         for (int l = 0; l < c.Layers; l++)
         {
@@ -172,12 +120,12 @@ public sealed class LlamaModel : ILanguageModel
 
             // Attention block: norm, q/k/v projections, RoPE, cache, attention, output projection, residual.
             RmsNormRows(x, layer.AttentionNorm, xb, n, dim);
-            MatMul.Compute(layer.Wq, xb, q, n, _pool);
-            MatMul.Compute(layer.Wk, xb, k, n, _pool);
-            MatMul.Compute(layer.Wv, xb, v, n, _pool);
-            if (layer.BiasQ is not null) AddBiasRows(q, layer.BiasQ, n);
-            if (layer.BiasK is not null) AddBiasRows(k, layer.BiasK, n);
-            if (layer.BiasV is not null) AddBiasRows(v, layer.BiasV, n);
+            MatMul.Compute(layer.Wq, xb, q, n, Pool);
+            MatMul.Compute(layer.Wk, xb, k, n, Pool);
+            MatMul.Compute(layer.Wv, xb, v, n, Pool);
+            if (layer.BiasQ is not null) Ops.AddBias(q, layer.BiasQ.AsFloats());
+            if (layer.BiasK is not null) Ops.AddBias(k, layer.BiasK.AsFloats());
+            if (layer.BiasV is not null) Ops.AddBias(v, layer.BiasV.AsFloats());
             for (int t = 0; t < n; t++)
             {
                 var cos = _rope.Cos(pos + t);
@@ -185,13 +133,13 @@ public sealed class LlamaModel : ILanguageModel
                 for (int h = 0; h < c.Heads; h++)
                 {
                     var head = q.Slice(t * qDim + h * hs, hs);
-                    if (layer.QNorm is not null) Ops.RmsNorm(head, layer.QNorm.AsFloats(), c.NormEps, head);
+                    if (layer.QNorm is not null) Ops.RmsNorm(head, layer.QNorm.AsFloats(), c.NormEps, head, c.NormWeightOffset);
                     Ops.Rope(head, cos, sin, c.RopeStyle == RopeStyle.Interleaved);
                 }
                 for (int h = 0; h < c.KvHeads; h++)
                 {
                     var head = k.Slice(t * kvDim + h * hs, hs);
-                    if (layer.KNorm is not null) Ops.RmsNorm(head, layer.KNorm.AsFloats(), c.NormEps, head);
+                    if (layer.KNorm is not null) Ops.RmsNorm(head, layer.KNorm.AsFloats(), c.NormEps, head, c.NormWeightOffset);
                     Ops.Rope(head, cos, sin, c.RopeStyle == RopeStyle.Interleaved);
                 }
             }
@@ -204,36 +152,39 @@ public sealed class LlamaModel : ILanguageModel
                 {
                     Queries = pq, Keys = pk, Values = pv, Output = pa,
                     Tokens = n, StartPosition = pos, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = hs,
-                    Scale = 1f / MathF.Sqrt(hs),
-                }, _pool);
+                    Scale = c.EffectiveAttentionScale, SoftCap = c.AttentionSoftCap, Window = c.WindowOfLayer(l),
+                }, Pool);
             }
-            MatMul.Compute(layer.Wo, att, xb, n, _pool);
+            MatMul.Compute(layer.Wo, att, xb, n, Pool);
+            if (layer.PostAttentionNorm is not null) RmsNormRows(xb, layer.PostAttentionNorm, xb, n, dim);
             Ops.Add(x, xb);
 
-            // Feed-forward block: norm, SwiGLU, residual.
+            // Feed-forward block: norm, gated MLP (SwiGLU or GeGLU), residual.
             RmsNormRows(x, layer.FfnNorm, xb, n, dim);
-            MatMul.Compute(layer.WGate, xb, gate, n, _pool);
-            MatMul.Compute(layer.WUp, xb, up, n, _pool);
-            Ops.SwiGlu(gate, up);
-            MatMul.Compute(layer.WDown, gate, xb, n, _pool);
+            MatMul.Compute(layer.WGate, xb, gate, n, Pool);
+            MatMul.Compute(layer.WUp, xb, up, n, Pool);
+            if (c.Activation == Activation.GeluTanh) Ops.GeGlu(gate, up); else Ops.SwiGlu(gate, up);
+            MatMul.Compute(layer.WDown, gate, xb, n, Pool);
+            if (layer.PostFfnNorm is not null) RmsNormRows(xb, layer.PostFfnNorm, xb, n, dim);
             Ops.Add(x, xb);
         }
 
         // Final norm, and the classifier for the rows whose logits are wanted.
-        if (what == Output.AllHidden)
+        if (what == ForwardOutput.AllHidden)
         {
             RmsNormRows(x, _w.FinalNorm, output, n, dim);
         }
-        else if (what == Output.AllLogits)
+        else if (what == ForwardOutput.AllLogits)
         {
             RmsNormRows(x, _w.FinalNorm, xb, n, dim);
-            MatMul.Compute(_w.Output, xb, output, n, _pool);
+            MatMul.Compute(_w.Output, xb, output, n, Pool);     // (n, V)
+            if (c.FinalSoftCap > 0) Ops.SoftCap(output, c.FinalSoftCap);
         }
         else if (!output.IsEmpty)
         {
-            var lastRow = xb[..dim];
-            Ops.RmsNorm(x.Slice((n - 1) * dim, dim), _w.FinalNorm.AsFloats(), c.NormEps, lastRow);
-            MatMul.Compute(_w.Output, lastRow, output, 1, _pool);
+            RmsNormRows(x.Slice((n - 1) * dim, dim), _w.FinalNorm, xb, 1, dim);
+            MatMul.Compute(_w.Output, xb[..dim], output, 1, Pool);  // (1, V)
+            if (c.FinalSoftCap > 0) Ops.SoftCap(output, c.FinalSoftCap);
         }
     }
 
@@ -241,19 +192,6 @@ public sealed class LlamaModel : ILanguageModel
     {
         var w = weight.AsFloats();
         for (int t = 0; t < rows; t++)
-            Ops.RmsNorm(x.Slice(t * dim, dim), w, Config.NormEps, y.Slice(t * dim, dim));
-    }
-
-    private static void AddBiasRows(Span<float> y, Tensor bias, int rows)
-    {
-        var b = bias.AsFloats();
-        for (int t = 0; t < rows; t++)
-            Ops.Add(y.Slice(t * b.Length, b.Length), b);
-    }
-
-    public void Dispose()
-    {
-        _pool.Dispose();
-        _owner?.Dispose();
+            Ops.RmsNorm(x.Slice(t * dim, dim), w, Config.NormEps, y.Slice(t * dim, dim), Config.NormWeightOffset);
     }
 }

@@ -9,8 +9,30 @@ public enum RopeStyle
     Half,
 }
 
-/// <summary>Llama 3's frequency-dependent RoPE scaling (rope_scaling.rope_type == "llama3").</summary>
-public sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalContextLength);
+/// <summary>How RoPE frequencies are stretched for contexts longer than the model was trained on (HF rope_scaling).</summary>
+public abstract record RopeScaling;
+
+/// <summary>Llama 3's frequency-dependent RoPE scaling (rope_type "llama3").</summary>
+public sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalContextLength) : RopeScaling;
+
+/// <summary>Position interpolation (rope_type "linear"): every frequency divided by the factor.</summary>
+public sealed record LinearRopeScaling(double Factor) : RopeScaling;
+
+/// <summary>
+/// Phi-3's LongRoPE (rope_type "longrope"/"su"): per-frequency divisors — the short factors while the context fits the
+/// original training length, the long ones beyond — and cos/sin scaled by sqrt(1 + ln(s)/ln(original)) where
+/// s = max positions / original positions.
+/// </summary>
+public sealed record LongRopeScaling(double[] ShortFactors, double[] LongFactors, int OriginalContextLength) : RopeScaling;
+
+/// <summary>The nonlinearity of the gated feed-forward layer.</summary>
+public enum Activation
+{
+    /// <summary>silu(gate)·up (SwiGLU: Llama, Qwen, Mistral, Phi-3).</summary>
+    Silu,
+    /// <summary>gelu_tanh(gate)·up (GeGLU with the tanh approximation: Gemma; also GPT-2's gelu_new, ungated).</summary>
+    GeluTanh,
+}
 
 /// <summary>
 /// The shape and hyper-parameters of a transformer, read from the model file's own metadata
@@ -33,9 +55,30 @@ public sealed record ModelConfig
     public float NormEps { get; init; } = 1e-5f;
     public double RopeTheta { get; init; } = 10000.0;
     public RopeStyle RopeStyle { get; init; } = RopeStyle.Interleaved;
-    public Llama3RopeScaling? RopeScaling { get; init; }
+    public RopeScaling? RopeScaling { get; init; }
     /// <summary>The classifier reuses the token embedding matrix.</summary>
     public bool TiedEmbeddings { get; init; }
+    public Activation Activation { get; init; } = Activation.Silu;
+    /// <summary>RMSNorm multiplies by (offset + w): Gemma stores w − 1 and uses offset 1.</summary>
+    public float NormWeightOffset { get; init; }
+    /// <summary>Token embeddings are multiplied by this (Gemma: sqrt(Dim)).</summary>
+    public float EmbeddingScale { get; init; } = 1f;
+    /// <summary>Multiplies q·k; 0 means 1/sqrt(HeadSize) (Gemma 2 uses query_pre_attn_scalar^-0.5).</summary>
+    public float AttentionScale { get; init; }
+    /// <summary>If &gt; 0, attention scores become cap·tanh(score/cap) (Gemma 2).</summary>
+    public float AttentionSoftCap { get; init; }
+    /// <summary>If &gt; 0, logits become cap·tanh(logit/cap) (Gemma 2).</summary>
+    public float FinalSoftCap { get; init; }
+    /// <summary>If &gt; 0, sliding-window layers attend to the last this-many positions only (Mistral v0.1, Gemma 2).</summary>
+    public int SlidingWindow { get; init; }
+    /// <summary>Only layers with an even index use the sliding window, the others attend globally (Gemma 2); otherwise all do.</summary>
+    public bool SlidingWindowEvenLayersOnly { get; init; }
+
+    /// <summary>The attention score scale actually used.</summary>
+    public float EffectiveAttentionScale => AttentionScale > 0 ? AttentionScale : 1f / MathF.Sqrt(HeadSize);
+
+    /// <summary>The sliding window of layer <paramref name="layer"/>, 0 for full attention.</summary>
+    public int WindowOfLayer(int layer) => SlidingWindow > 0 && (!SlidingWindowEvenLayersOnly || layer % 2 == 0) ? SlidingWindow : 0;
 
     public int HeadSize => HeadDim > 0 ? HeadDim : Dim / Heads;
     public int QueryDim => Heads * HeadSize;

@@ -1,4 +1,7 @@
+using Minnow.Formats.HuggingFace;
 using Minnow.Formats.Llama2c;
+using Minnow.Formats.Safetensors;
+using Minnow.Generation;
 using Minnow.Tokenizers;
 
 namespace Minnow.Models;
@@ -24,11 +27,24 @@ public sealed class LoadedModel : IDisposable
     /// <summary>Where the model came from (file or folder).</summary>
     public required string Source { get; init; }
 
-    /// <summary>The file format: "llama2c", …</summary>
+    /// <summary>The file format: "llama2c", "huggingface", …</summary>
     public required string Format { get; init; }
 
-    /// <summary>Ids that end a generation: the tokenizer's EOS, plus BOS for llama2.c checkpoints (as run.c does).</summary>
+    /// <summary>Ids that end a generation: the model's EOS ids (generation_config, config, tokenizer), plus BOS for llama2.c checkpoints (as run.c does).</summary>
     public required IReadOnlyCollection<int> StopTokens { get; init; }
+
+    /// <summary>The model's own Jinja chat template, if it carries one.</summary>
+    public string? ChatTemplate { get; init; }
+
+    /// <summary>The BOS/EOS strings a chat template binds as bos_token/eos_token.</summary>
+    public string? BosToken { get; init; }
+    public string? EosToken { get; init; }
+
+    /// <summary>Sampling settings the model's authors recommend (HF generation_config.json), if any.</summary>
+    public SamplingOptions? SamplingDefaults { get; init; }
+
+    /// <summary>How many tensors of each stored type the file holds (e.g. "F32": 20, "BF16": 200).</summary>
+    public IReadOnlyDictionary<string, int> TensorTypes { get; init; } = new Dictionary<string, int>();
 
     public void Dispose() => Model.Dispose();
 }
@@ -45,9 +61,11 @@ public static class ModelLoader
         if (options.Threads < 1)
             throw new InvalidInputException($"thread count must be at least 1, got {options.Threads}");
         if (Directory.Exists(path))
-            throw new ModelFormatException(path, "is a folder; model folders (HF config.json + safetensors) are not supported yet");
+            return HfModelLoader.Load(path, options);
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: model file not found", path);
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || path.EndsWith(SafetensorsCheckpoint.IndexFileName, StringComparison.OrdinalIgnoreCase))
+            return HfModelLoader.Load(Path.GetDirectoryName(Path.GetFullPath(path))!, options);
         return LoadLlama2c(path, options);
     }
 
@@ -67,7 +85,11 @@ public static class ModelLoader
             var stops = new HashSet<int> { 1 };
             if (tokenizer?.EosId is int eos)
                 stops.Add(eos);
-            return new LoadedModel { Model = model, Tokenizer = tokenizer, Source = path, Format = "llama2c", StopTokens = stops };
+            return new LoadedModel
+            {
+                Model = model, Tokenizer = tokenizer, Source = path, Format = "llama2c", StopTokens = stops,
+                TensorTypes = new Dictionary<string, int> { ["F32"] = 9 * model.Config.Layers + (model.Config.TiedEmbeddings ? 2 : 3) },
+            };
         }
         catch
         {

@@ -20,8 +20,11 @@ public enum DType
     I8 = 24,
     I16 = 25,
     I32 = 26,
+    I64 = 27,
     F64 = 28,
     BF16 = 30,
+    /// <summary>Unsigned bytes (safetensors U8/BOOL, e.g. pruning masks); not a ggml type, so numbered far from them.</summary>
+    U8 = 1000,
 }
 
 public static class DTypeInfo
@@ -29,7 +32,7 @@ public static class DTypeInfo
     /// <summary>Elements per block (1 for plain types).</summary>
     public static int BlockSize(this DType t) => t switch
     {
-        DType.F32 or DType.F16 or DType.BF16 or DType.I8 or DType.I16 or DType.I32 or DType.F64 => 1,
+        DType.F32 or DType.F16 or DType.BF16 or DType.I8 or DType.U8 or DType.I16 or DType.I32 or DType.I64 or DType.F64 => 1,
         DType.Q4_0 or DType.Q4_1 or DType.Q5_0 or DType.Q5_1 or DType.Q8_0 or DType.Q8_1 => 32,
         _ => 256,
     };
@@ -39,9 +42,9 @@ public static class DTypeInfo
     {
         DType.F32 => 4,
         DType.F16 or DType.BF16 or DType.I16 => 2,
-        DType.I8 => 1,
+        DType.I8 or DType.U8 => 1,
         DType.I32 => 4,
-        DType.F64 => 8,
+        DType.I64 or DType.F64 => 8,
         DType.Q4_0 => 18,
         DType.Q4_1 => 20,
         DType.Q5_0 => 22,

@@ -104,6 +104,9 @@ public sealed unsafe class Tensor
 
     public ReadOnlySpan<byte> AsBytes() => new((void*)Data, checked((int)ByteLength));
 
+    /// <summary>The bytes as elements of <typeparamref name="T"/> (e.g. Half, ushort for BF16). Writing is only valid for tensors this process owns, not views of a read-only map.</summary>
+    public Span<T> AsSpan<T>() where T : unmanaged => new((void*)Data, checked((int)(ByteLength / sizeof(T))));
+
     public float* FloatPointer => DType == DType.F32 ? (float*)Data : throw new InvalidOperationException($"tensor '{Name}' is {DType}, not F32");
 
     /// <summary>Row <paramref name="row"/> of an F32 matrix.</summary>

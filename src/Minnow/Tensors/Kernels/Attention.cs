@@ -24,6 +24,8 @@ public readonly unsafe struct AttentionInputs
     public float Scale { get; init; }
     /// <summary>If &gt; 0, scores become softCap·tanh(score/softCap) (Gemma 2).</summary>
     public float SoftCap { get; init; }
+    /// <summary>If &gt; 0, a token at position i attends only to positions j with i − j &lt; Window (sliding-window attention).</summary>
+    public int Window { get; init; }
 }
 
 /// <summary>Causal grouped-query attention over a KV cache: each (token, head) pair is independent work.</summary>
@@ -46,23 +48,23 @@ public static unsafe class Attention
                 for (int item = start; item < end; item++)
                 {
                     int t = item / a.Heads, h = item % a.Heads;
-                    int length = a.StartPosition + t + 1;
+                    int visible = a.StartPosition + t + 1;
+                    int first = a.Window > 0 ? Math.Max(0, visible - a.Window) : 0;
+                    int length = visible - first;
                     float* q = a.Queries + (long)t * qDim + h * a.HeadDim;
                     int kvOffset = h / group * a.HeadDim;
+                    float* keys = a.Keys + (long)first * kvDim + kvOffset;
+                    float* values = a.Values + (long)first * kvDim + kvOffset;
                     var s = scores.AsSpan(0, length);
                     for (int p = 0; p < length; p++)
-                        s[p] = Dot.Compute(q, a.Keys + (long)p * kvDim + kvOffset, a.HeadDim) * a.Scale;
+                        s[p] = Dot.Compute(q, keys + (long)p * kvDim, a.HeadDim) * a.Scale;
                     if (a.SoftCap > 0)
-                    {
-                        TensorPrimitives.Multiply(s, 1f / a.SoftCap, s);
-                        TensorPrimitives.Tanh(s, s);
-                        TensorPrimitives.Multiply(s, a.SoftCap, s);
-                    }
+                        Ops.SoftCap(s, a.SoftCap);
                     Ops.Softmax(s);
                     var o = new Span<float>(a.Output + (long)t * qDim + h * a.HeadDim, a.HeadDim);
                     o.Clear();
                     for (int p = 0; p < length; p++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(a.Values + (long)p * kvDim + kvOffset, a.HeadDim), s[p], o, o);
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (long)p * kvDim, a.HeadDim), s[p], o, o);
                 }
             }
             finally

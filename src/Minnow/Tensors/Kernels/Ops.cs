@@ -48,6 +48,66 @@ public static class Ops
     /// <summary>x ← x + y.</summary>
     public static void Add(Span<float> x, ReadOnlySpan<float> y) => TensorPrimitives.Add(x, y, x);
 
+    /// <summary>Adds <paramref name="bias"/> to every row of <paramref name="rows"/> (row length = bias length).</summary>
+    public static void AddBias(Span<float> rows, ReadOnlySpan<float> bias)
+    {
+        for (int start = 0; start + bias.Length <= rows.Length; start += bias.Length)
+            TensorPrimitives.Add(rows.Slice(start, bias.Length), bias, rows.Slice(start, bias.Length));
+    }
+
+    /// <summary>x ← x · factor.</summary>
+    public static void Scale(Span<float> x, float factor) => TensorPrimitives.Multiply(x, factor, x);
+
+    /// <summary>gate ← gelu_tanh(gate) · up (Gemma's GeGLU feed-forward).</summary>
+    public static void GeGlu(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        GeluTanh(gate);
+        TensorPrimitives.Multiply(gate, up, gate);
+    }
+
+    /// <summary>
+    /// x ← gelu_tanh(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as x·sigmoid(2·√(2/π)·(x + 0.044715·x³)),
+    /// the same function (PyTorch's gelu(approximate="tanh"), GPT-2's gelu_new).
+    /// </summary>
+    public static void GeluTanh(Span<float> x)
+    {
+        const int block = 1024;
+        Span<float> u = stackalloc float[Math.Min(block, x.Length)];
+        for (int start = 0; start < x.Length; start += block)
+        {
+            var xs = x.Slice(start, Math.Min(block, x.Length - start));
+            var us = u[..xs.Length];
+            TensorPrimitives.Multiply(xs, xs, us);                    // x²
+            TensorPrimitives.Multiply(us, 0.044715f, us);
+            TensorPrimitives.Add(us, 1f, us);                         // 1 + 0.044715·x²
+            TensorPrimitives.Multiply(us, xs, us);                    // x + 0.044715·x³
+            TensorPrimitives.Multiply(us, GeluTwiceSqrt2OverPi, us);
+            TensorPrimitives.Sigmoid(us, us);
+            TensorPrimitives.Multiply(xs, us, xs);
+        }
+    }
+
+    internal const float GeluTwiceSqrt2OverPi = 1.5957691216057308f;
+
+    /// <summary>x ← cap·tanh(x/cap): Gemma 2's soft-capping of attention scores and logits.</summary>
+    public static void SoftCap(Span<float> x, float cap)
+    {
+        TensorPrimitives.Multiply(x, 1f / cap, x);
+        TensorPrimitives.Tanh(x, x);
+        TensorPrimitives.Multiply(x, cap, x);
+    }
+
+    /// <summary>y = (x − mean) / sqrt(var + eps) · weight + bias, with the biased variance (GPT-2's LayerNorm).</summary>
+    public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y)
+    {
+        float mean = TensorPrimitives.Sum(x) / x.Length;
+        TensorPrimitives.Subtract(x, mean, y);
+        float variance = TensorPrimitives.SumOfSquares(y) / x.Length;
+        TensorPrimitives.Multiply(y, 1f / MathF.Sqrt(variance + eps), y);
+        TensorPrimitives.Multiply(y, weight, y);
+        TensorPrimitives.Add(y, bias, y);
+    }
+
     /// <summary>
     /// Rotates pairs of one head vector by position-dependent angles. <paramref name="cos"/>/<paramref name="sin"/>
     /// hold headDim/2 values for this position. Interleaved style rotates (x[2i], x[2i+1]) (llama2.c, GGUF);
@@ -114,5 +174,40 @@ public static class ScalarOps
             float g = gate[i];
             gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
         }
+    }
+
+    public static void GeGlu(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        GeluTanh(gate);
+        for (int i = 0; i < gate.Length; i++)
+            gate[i] *= up[i];
+    }
+
+    public static void GeluTanh(Span<float> x)
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = x[i];
+            x[i] = (float)(0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))));
+        }
+    }
+
+    public static void SoftCap(Span<float> x, float cap)
+    {
+        for (int i = 0; i < x.Length; i++)
+            x[i] = cap * MathF.Tanh(x[i] / cap);
+    }
+
+    public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y)
+    {
+        double mean = 0;
+        foreach (float v in x) mean += v;
+        mean /= x.Length;
+        double variance = 0;
+        foreach (float v in x) variance += (v - mean) * (v - mean);
+        variance /= x.Length;
+        double inv = 1 / Math.Sqrt(variance + eps);
+        for (int i = 0; i < x.Length; i++)
+            y[i] = (float)((x[i] - mean) * inv * weight[i] + bias[i]);
     }
 }

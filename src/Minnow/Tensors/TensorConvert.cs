@@ -1,0 +1,99 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+
+namespace Minnow.Tensors;
+
+/// <summary>Conversions between element types (whole tensors; block-quantized types live with the quantization code).</summary>
+public static class TensorConvert
+{
+    /// <summary>An F32 copy of an F16, BF16 or F32 tensor (an F32 tensor is returned as is, not copied).</summary>
+    public static Tensor ToF32(Tensor t)
+    {
+        if (t.DType == DType.F32)
+            return t;
+        var result = Tensor.Zeros(t.Name, t.Shape);
+        ToF32(t, result.AsFloats());
+        return result;
+    }
+
+    /// <summary>Writes the elements of <paramref name="t"/> as floats.</summary>
+    public static void ToF32(Tensor t, Span<float> destination)
+    {
+        if (destination.Length != t.ElementCount)
+            throw new ArgumentException($"destination holds {destination.Length} floats, '{t.Name}' has {t.ElementCount} elements");
+        var bytes = t.AsBytes();
+        switch (t.DType)
+        {
+            case DType.F32:
+                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(destination);
+                break;
+            case DType.F16:
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(bytes), destination);
+                break;
+            case DType.BF16:
+                BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(bytes), destination);
+                break;
+            default:
+                throw new NotSupportedException($"tensor '{t.Name}' is {t.DType}; only F32, F16 and BF16 convert to F32 here");
+        }
+    }
+
+    /// <summary>bfloat16 is the top half of a float32: shift the bits left by 16.</summary>
+    public static void BFloat16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
+    {
+        var bits = MemoryMarshal.Cast<float, uint>(destination);
+        for (int i = 0; i < source.Length; i++)
+            bits[i] = (uint)source[i] << 16;
+    }
+
+    /// <summary>float32 → bfloat16 with round-to-nearest-even (NaN stays NaN), as PyTorch rounds.</summary>
+    public static void SingleToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
+    {
+        var bits = MemoryMarshal.Cast<float, uint>(source);
+        for (int i = 0; i < source.Length; i++)
+        {
+            uint b = bits[i];
+            destination[i] = float.IsNaN(source[i]) ? (ushort)((b >> 16) | 0x40) : (ushort)((b + 0x7FFF + ((b >> 16) & 1)) >> 16);
+        }
+    }
+
+    /// <summary>A copy of an F32 tensor in F16 or BF16 (or F32).</summary>
+    public static Tensor FromF32(Tensor t, DType target)
+    {
+        var source = t.AsFloats();
+        var result = Tensor.Allocate(t.Name, target, t.Shape);
+        switch (target)
+        {
+            case DType.F32:
+                source.CopyTo(result.AsFloats());
+                break;
+            case DType.F16:
+                TensorPrimitives.ConvertToHalf(source, result.AsSpan<Half>());
+                break;
+            case DType.BF16:
+                SingleToBFloat16(source, result.AsSpan<ushort>());
+                break;
+            default:
+                throw new NotSupportedException($"converting to {target} is done by the quantizer, not here");
+        }
+        return result;
+    }
+
+    /// <summary>An F32 copy of a 2-D tensor with rows and columns swapped (e.g. HF Conv1D [in, out] → [out, in]).</summary>
+    public static Tensor Transposed(Tensor t)
+    {
+        if (t.Shape.Length != 2)
+            throw new InvalidInputException($"cannot transpose '{t.Name}': it has {t.Shape.Length} dimensions, not 2");
+        var source = ToF32(t).AsFloats();
+        int rows = t.Shape[0], columns = t.Shape[1];
+        var result = Tensor.Zeros(t.Name, columns, rows);
+        var destination = result.AsFloats();
+        const int block = 32;
+        for (int r0 = 0; r0 < rows; r0 += block)
+            for (int c0 = 0; c0 < columns; c0 += block)
+                for (int r = r0; r < Math.Min(r0 + block, rows); r++)
+                    for (int c = c0; c < Math.Min(c0 + block, columns); c++)
+                        destination[c * rows + r] = source[r * columns + c];
+        return result;
+    }
+}
