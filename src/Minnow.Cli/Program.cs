@@ -29,5 +29,6 @@ public static class Program
         GenerateCommand.Create(),
         ScoreCommand.Create(),
         InitCommand.Create(),
+        InfoCommand.Create(),
     ];
 }

@@ -16,7 +16,7 @@ public static class GenerateCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's BOS token).", HelpName = "TEXT" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids, used verbatim (no BOS added).", HelpName = "1,2,3" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "New tokens to generate at most (the prompt is not counted).", DefaultValueFactory = _ => 256, HelpName = "N" };
-        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 means greedy (always the most likely token).", DefaultValueFactory = _ => defaults.Temperature, HelpName = "T" };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 means greedy (always the most likely token). Default: the model's generation_config, else 0.8.", DefaultValueFactory = _ => defaults.Temperature, HelpName = "T" };
         var topK = new Option<int>("--top-k") { Description = "Sample only among the K most likely tokens (0 = off).", DefaultValueFactory = _ => defaults.TopK, HelpName = "K" };
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling: the smallest set of tokens whose probabilities sum to P (1 = off).", DefaultValueFactory = _ => defaults.TopP, HelpName = "P" };
         var minP = new Option<float>("--min-p") { Description = "Drop tokens less likely than P times the most likely one (0 = off).", DefaultValueFactory = _ => defaults.MinP, HelpName = "P" };
@@ -40,22 +40,25 @@ public static class GenerateCommand
             int beamCount = parse.GetValue(beams);
             if (beamCount < 1)
                 throw new InvalidInputException($"--beams must be at least 1, got {beamCount}");
-            ulong seedValue = parse.GetValue(seed) ?? (ulong)Random.Shared.NextInt64();
-            var sampling = new SamplingOptions
-            {
-                Temperature = parse.GetValue(temperature),
-                TopK = parse.GetValue(topK),
-                TopP = parse.GetValue(topP),
-                MinP = parse.GetValue(minP),
-                RepeatPenalty = parse.GetValue(repeatPenalty),
-                Seed = seedValue,
-            };
-            sampling.Validate();
             bool asJson = parse.GetValue(json);
-
             var clock = Stopwatch.StartNew();
             using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), parse.GetValue(threads));
             double loadSeconds = clock.Elapsed.TotalSeconds;
+
+            // The model's recommended settings (HF generation_config.json) apply unless an option is given.
+            var modelDefaults = loaded.SamplingDefaults ?? defaults;
+            T Pick<T>(Option<T> option, T fallback) => parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : fallback;
+            ulong seedValue = parse.GetValue(seed) ?? (ulong)Random.Shared.NextInt64();
+            var sampling = modelDefaults with
+            {
+                Temperature = Pick(temperature, modelDefaults.Temperature),
+                TopK = Pick(topK, modelDefaults.TopK),
+                TopP = Pick(topP, modelDefaults.TopP),
+                MinP = Pick(minP, modelDefaults.MinP),
+                RepeatPenalty = Pick(repeatPenalty, modelDefaults.RepeatPenalty),
+                Seed = seedValue,
+            };
+            sampling.Validate();
             var tok = loaded.Tokenizer;
 
             int[] ids;

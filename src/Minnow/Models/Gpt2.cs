@@ -45,6 +45,9 @@ public sealed class Gpt2Model : DecoderModel
 {
     private readonly Gpt2Weights _w;
 
+    /// <summary>The weights this model runs (for writing, converting and training).</summary>
+    public Gpt2Weights Weights => _w;
+
     public Gpt2Model(ModelConfig config, Gpt2Weights weights, int threads, IDisposable? owner = null)
         : base(config, PerTokenTensors(weights), [weights.PositionEmbedding], threads, owner)
     {

@@ -51,6 +51,9 @@ public sealed class LlamaWeights
 public sealed class LlamaModel : DecoderModel
 {
     private readonly LlamaWeights _w;
+
+    /// <summary>The weights this model runs (for writing, converting and training).</summary>
+    public LlamaWeights Weights => _w;
     private readonly RopeTable _rope;
 
     /// <summary>A model over <paramref name="weights"/>; <paramref name="owner"/> (e.g. the memory map the weights live in) is disposed with it.</summary>

@@ -1,3 +1,5 @@
+using Minnow.Tensors;
+
 namespace Minnow.Models;
 
 /// <summary>Precomputed rotary-embedding angles: cos and sin for every position and every pair of a head.</summary>
@@ -80,5 +82,43 @@ public sealed class RopeTable
             freqs[i] /= factors[i];
         double scale = (double)maxPositions / s.OriginalContextLength;
         return scale <= 1 ? 1.0 : Math.Sqrt(1 + Math.Log(scale) / Math.Log(s.OriginalContextLength));
+    }
+}
+
+/// <summary>
+/// Reorders the rows of query/key projections between the two RoPE pairings. Within each head of size h,
+/// interleaved pairs rows (2i, 2i+1) and half pairs rows (i, i + h/2); permuting the weight rows turns one model
+/// into the other exactly (llama.cpp's converter applies <see cref="HalfToInterleaved"/> to HF checkpoints).
+/// </summary>
+public static class RopeRows
+{
+    /// <summary>row[2i] = w[i], row[2i+1] = w[i + h/2] within each head (HF → GGUF/llama2.c order).</summary>
+    public static Tensor HalfToInterleaved(Tensor w, int heads) => Permute(w, heads, toHalf: false);
+
+    /// <summary>row[i] = w[2i], row[i + h/2] = w[2i+1] within each head (GGUF/llama2.c → HF order).</summary>
+    public static Tensor InterleavedToHalf(Tensor w, int heads) => Permute(w, heads, toHalf: true);
+
+    private static Tensor Permute(Tensor w, int heads, bool toHalf)
+    {
+        var source = Tensors.TensorConvert.ToF32(w);
+        int rows = w.Rows, columns = w.Columns;
+        if (rows % heads != 0 || rows / heads % 2 != 0)
+            throw new InvalidInputException($"cannot permute '{w.Name}' ({rows} rows) for RoPE over {heads} heads");
+        int h = rows / heads, half = h / 2;
+        var result = Tensor.Zeros(w.Name, w.Shape);
+        var from = source.AsFloats();
+        var to = result.AsFloats();
+        for (int head = 0; head < heads; head++)
+            for (int i = 0; i < half; i++)
+            {
+                int interleavedA = head * h + 2 * i, interleavedB = interleavedA + 1;
+                int halfA = head * h + i, halfB = halfA + half;
+                (int srcA, int srcB, int dstA, int dstB) = toHalf
+                    ? (interleavedA, interleavedB, halfA, halfB)
+                    : (halfA, halfB, interleavedA, interleavedB);
+                from.Slice(srcA * columns, columns).CopyTo(to.Slice(dstA * columns, columns));
+                from.Slice(srcB * columns, columns).CopyTo(to.Slice(dstB * columns, columns));
+            }
+        return result;
     }
 }

@@ -80,6 +80,9 @@ public sealed unsafe class Tensor
         return new Tensor(name, DType, [count, Shape[1]], Data + (nint)(start * rowBytes), _owner ?? this);
     }
 
+    /// <summary>The same bytes under another name (no copy), e.g. to write a tensor under a file format's naming.</summary>
+    public Tensor WithName(string name) => new(name, DType, Shape, Data, _owner ?? this);
+
     /// <summary>The same bytes under another shape with the same element count.</summary>
     public Tensor Reshape(params int[] shape)
     {

@@ -16,17 +16,7 @@ public static class HfConfig
 
     public static ModelConfig Read(string path)
     {
-        JsonElement root;
-        try
-        {
-            root = JsonDocument.Parse(File.ReadAllBytes(path)).RootElement;
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"config.json is not valid JSON: {e.Message}");
-        }
-        if (root.ValueKind != JsonValueKind.Object)
-            throw new ModelFormatException(path, "config.json is not a JSON object");
+        var root = JsonFile.ReadObject(path);
         var c = new Reader(path, root);
         string type = c.String("model_type") ?? throw new ModelFormatException(path, "missing required key 'model_type'");
         if (!SupportedTypes.Contains(type))

@@ -141,16 +141,5 @@ public static class HfModelLoader
         _ => [],
     };
 
-    private static JsonElement ParseObject(string path)
-    {
-        try
-        {
-            var root = JsonDocument.Parse(File.ReadAllBytes(path)).RootElement;
-            return root.ValueKind == JsonValueKind.Object ? root : throw new ModelFormatException(path, "is not a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"is not valid JSON: {e.Message}");
-        }
-    }
+    private static JsonElement ParseObject(string path) => JsonFile.ReadObject(path);
 }

@@ -49,17 +49,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
 
     private static SafetensorsCheckpoint OpenIndex(string indexPath)
     {
-        JsonElement map;
-        try
-        {
-            var root = JsonDocument.Parse(File.ReadAllBytes(indexPath)).RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("weight_map", out map) || map.ValueKind != JsonValueKind.Object)
-                throw new ModelFormatException(indexPath, "sharded checkpoint index has no weight_map object");
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(indexPath, $"sharded checkpoint index is not valid JSON: {e.Message}");
-        }
+        var root = JsonFile.ReadObject(indexPath);
+        if (!root.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            throw new ModelFormatException(indexPath, "sharded checkpoint index has no weight_map object");
         string folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
         var wanted = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var entry in map.EnumerateObject())

@@ -78,17 +78,7 @@ public sealed class SafetensorsFile : IDisposable
         long dataStart = 8 + (long)headerLength;
         long dataLength = file.Length - dataStart;
 
-        JsonElement root;
-        try
-        {
-            root = JsonDocument.Parse(file.Span(8, (int)headerLength).ToArray()).RootElement;
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"safetensors header is not valid JSON: {e.Message}");
-        }
-        if (root.ValueKind != JsonValueKind.Object)
-            throw new ModelFormatException(path, "safetensors header is not a JSON object");
+        var root = JsonFile.ParseObject(file.Span(8, (int)headerLength), $"{path}: the safetensors header");
 
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         var entries = new List<SafetensorsEntry>();
@@ -118,7 +108,7 @@ public sealed class SafetensorsFile : IDisposable
         }
         if (expected != dataLength)
             throw new ModelFormatException(path, expected > dataLength
-                ? $"tensor data ends at byte {expected} but the file holds only {dataLength} data bytes (truncated file?)"
+                ? $"tensor data runs past the end of the file: it ends at data byte {expected} but the file holds {dataLength} (truncated file?)"
                 : $"the file has {dataLength - expected} bytes after the last tensor");
         entries.Sort((a, b) => a.Begin.CompareTo(b.Begin));
         return (entries, metadata, dataStart);
