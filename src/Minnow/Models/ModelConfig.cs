@@ -25,6 +25,9 @@ public sealed record LinearRopeScaling(double Factor) : RopeScaling;
 /// </summary>
 public sealed record LongRopeScaling(double[] ShortFactors, double[] LongFactors, int OriginalContextLength) : RopeScaling;
 
+/// <summary>Each frequency divided by its own factor (llama.cpp's rope_freqs tensor, e.g. Llama 3.1 converted to GGUF).</summary>
+public sealed record FrequencyFactorRopeScaling(double[] Factors) : RopeScaling;
+
 /// <summary>The nonlinearity of the gated feed-forward layer.</summary>
 public enum Activation
 {

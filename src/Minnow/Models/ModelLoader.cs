@@ -1,3 +1,4 @@
+using Minnow.Formats.Gguf;
 using Minnow.Formats.HuggingFace;
 using Minnow.Formats.Llama2c;
 using Minnow.Formats.Safetensors;
@@ -64,6 +65,8 @@ public static class ModelLoader
             return HfModelLoader.Load(path, options);
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: model file not found", path);
+        if (GgufModelLoader.IsGguf(path))
+            return GgufModelLoader.Load(path, options);
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || path.EndsWith(SafetensorsCheckpoint.IndexFileName, StringComparison.OrdinalIgnoreCase))
             return HfModelLoader.Load(Path.GetDirectoryName(Path.GetFullPath(path))!, options);
         return LoadLlama2c(path, options);

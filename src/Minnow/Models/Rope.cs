@@ -31,6 +31,12 @@ public sealed class RopeTable
                 for (int i = 0; i < Pairs; i++)
                     freqs[i] /= linear.Factor;
                 break;
+            case FrequencyFactorRopeScaling perFrequency:
+                if (perFrequency.Factors.Length != freqs.Length)
+                    throw new InvalidInputException($"RoPE has {perFrequency.Factors.Length} frequency factors but the head has {freqs.Length} pairs");
+                for (int i = 0; i < Pairs; i++)
+                    freqs[i] /= perFrequency.Factors[i];
+                break;
             case LongRopeScaling longRope:
                 magnitude = ApplyLongRope(freqs, longRope, contextLength, maxPositions ?? contextLength);
                 break;
