@@ -58,6 +58,19 @@ public sealed class RopeTable
     public ReadOnlySpan<float> Cos(int position) => _cos.AsSpan(position * Pairs, Pairs);
     public ReadOnlySpan<float> Sin(int position) => _sin.AsSpan(position * Pairs, Pairs);
 
+    /// <summary>Llama 3's scaling as per-frequency divisors (unscaled / scaled frequency), the form GGUF stores.</summary>
+    public static double[] Llama3Factors(int headSize, double theta, Llama3RopeScaling scaling)
+    {
+        var freqs = new double[headSize / 2];
+        for (int i = 0; i < freqs.Length; i++)
+            freqs[i] = 1.0 / Math.Pow(theta, 2.0 * i / headSize);
+        var scaled = (double[])freqs.Clone();
+        ApplyLlama3Scaling(scaled, scaling);
+        for (int i = 0; i < freqs.Length; i++)
+            freqs[i] /= scaled[i];
+        return freqs;
+    }
+
     /// <summary>Llama 3.1's scaling: long wavelengths slowed by the factor, short ones kept, a smooth blend between.</summary>
     private static void ApplyLlama3Scaling(double[] freqs, Llama3RopeScaling s)
     {

@@ -96,4 +96,28 @@ public static class TensorConvert
                         destination[c * rows + r] = source[r * columns + c];
         return result;
     }
+
+    /// <summary>An F32 matrix whose rows are the rows of <paramref name="parts"/> in order (e.g. a fused q/k/v projection).</summary>
+    public static Tensor ConcatenateRows(string name, params Tensor[] parts)
+    {
+        int columns = parts[0].Columns;
+        if (parts.Any(p => p.Columns != columns))
+            throw new InvalidInputException($"cannot stack rows of different lengths into '{name}'");
+        var result = Tensor.Zeros(name, parts.Sum(p => p.Rows), columns);
+        int row = 0;
+        foreach (var part in parts)
+        {
+            ToF32(part, result.AsFloats().Slice(row * columns, part.Rows * columns));
+            row += part.Rows;
+        }
+        return result;
+    }
+
+    /// <summary>An F32 copy of <paramref name="t"/> with <paramref name="offset"/> added to every element (Gemma's 1+w norms).</summary>
+    public static Tensor Plus(Tensor t, float offset)
+    {
+        var result = Tensor.FromFloats(t.Name, ToF32(t).AsFloats(), t.Shape);
+        System.Numerics.Tensors.TensorPrimitives.Add(result.AsFloats(), offset, result.AsFloats());
+        return result;
+    }
 }

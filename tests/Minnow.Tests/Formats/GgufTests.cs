@@ -162,4 +162,50 @@ public class GgufTests
         }
         Assert.True(refused > 100, $"only {refused} of 300 mutations were refused");
     }
+
+    private static float[] Logits(ILanguageModel model, int[] ids)
+    {
+        var logits = new float[ids.Length * model.Config.VocabSize];
+        model.Forward(model.CreateState(), ids, logits, allPositions: true);
+        return logits;
+    }
+
+    private static string WriteF32Gguf(ILanguageModel model)
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory("minnow-gguf-").FullName, "model.gguf");
+        GgufModelWriter.Write(path, model, (_, _) => Minnow.Tensors.DType.F32, (t, _) => t, [], "test");
+        return path;
+    }
+
+    [Theory]
+    [MemberData(nameof(HfFamilyTests.Families), MemberType = typeof(HfFamilyTests))]
+    public void EveryHfFamilyConvertsToGgufAndRunsTheSame(string family)
+    {
+        using var hf = ModelLoader.Load(HfFamilyTests.Folder(family));
+        using var gguf = ModelLoader.Load(WriteF32Gguf(hf.Model));
+        if (family != "gpt2")
+            Assert.Equal(hf.Model.Config.Architecture == "llama" ? RopeStyle.Interleaved : RopeStyle.Half, gguf.Model.Config.RopeStyle);
+        int[] ids = [1, 5, 77, 300, 2, 9, 100];
+        var a = Logits(hf.Model, ids);
+        var b = Logits(gguf.Model, ids);
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(Math.Abs(a[i] - b[i]) < 1e-4, $"{family} logit {i}: {a[i]} vs {b[i]}");
+    }
+
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen3")]
+    [InlineData("phi3")]
+    public void HfToGgufToHfGivesIdenticalTensors(string family)
+    {
+        using var hf = ModelLoader.Load(HfFamilyTests.Folder(family));
+        using var gguf = ModelLoader.Load(WriteF32Gguf(hf.Model));
+        string folder = Directory.CreateTempSubdirectory("minnow-hf-").FullName;
+        Minnow.Formats.HuggingFace.HfModelWriter.Write(folder, gguf.Model);
+        using var original = Minnow.Formats.Safetensors.SafetensorsCheckpoint.Open(HfFamilyTests.Folder(family));
+        using var copy = Minnow.Formats.Safetensors.SafetensorsCheckpoint.Open(folder);
+        Assert.Equal(original.Names.Order(), copy.Names.Order());
+        foreach (var name in original.Names)
+            Assert.True(original.Get(name).AsBytes().SequenceEqual(copy.Get(name).AsBytes()), name);
+    }
 }

@@ -55,6 +55,9 @@ public static class HfModelWriter
         bool permute = c.RopeStyle == RopeStyle.Interleaved;
         Tensor Rope(Tensor t, int heads) => permute ? RopeRows.InterleavedToHalf(t, heads) : t;
         Tensor RopeVector(Tensor t, int heads) => permute ? RopeRows.InterleavedToHalf(t.Reshape(t.Columns, 1), heads).Reshape(t.Columns) : t;
+        // HF Gemma stores w and multiplies by 1+w; a model read from GGUF holds 1+w with no offset.
+        float shift = c.NormWeightOffset - (c.Architecture is "gemma" or "gemma2" ? 1f : 0f);
+        Tensor Norm(Tensor t) => shift == 0 ? t : TensorConvert.Plus(t, shift);
         yield return w.TokenEmbedding.WithName("model.embed_tokens.weight");
         for (int l = 0; l < w.Layers.Length; l++)
         {
@@ -64,8 +67,8 @@ public static class HfModelWriter
             var wk = Rope(layer.Wk, c.KvHeads);
             if (c.Architecture == "phi3")
             {
-                yield return Concatenate(p + "self_attn.qkv_proj.weight", wq, wk, layer.Wv);
-                yield return Concatenate(p + "mlp.gate_up_proj.weight", layer.WGate, layer.WUp);
+                yield return TensorConvert.ConcatenateRows(p + "self_attn.qkv_proj.weight", wq, wk, layer.Wv);
+                yield return TensorConvert.ConcatenateRows(p + "mlp.gate_up_proj.weight", layer.WGate, layer.WUp);
             }
             else
             {
@@ -77,24 +80,24 @@ public static class HfModelWriter
             }
             yield return layer.Wo.WithName(p + "self_attn.o_proj.weight");
             yield return layer.WDown.WithName(p + "mlp.down_proj.weight");
-            yield return layer.AttentionNorm.WithName(p + "input_layernorm.weight");
+            yield return Norm(layer.AttentionNorm).WithName(p + "input_layernorm.weight");
             if (layer.BiasQ is not null) yield return RopeVector(layer.BiasQ, c.Heads).WithName(p + "self_attn.q_proj.bias");
             if (layer.BiasK is not null) yield return RopeVector(layer.BiasK, c.KvHeads).WithName(p + "self_attn.k_proj.bias");
             if (layer.BiasV is not null) yield return layer.BiasV.WithName(p + "self_attn.v_proj.bias");
-            if (layer.QNorm is not null) yield return RopeVector(layer.QNorm, 1).WithName(p + "self_attn.q_norm.weight");
-            if (layer.KNorm is not null) yield return RopeVector(layer.KNorm, 1).WithName(p + "self_attn.k_norm.weight");
+            if (layer.QNorm is not null) yield return RopeVector(Norm(layer.QNorm), 1).WithName(p + "self_attn.q_norm.weight");
+            if (layer.KNorm is not null) yield return RopeVector(Norm(layer.KNorm), 1).WithName(p + "self_attn.k_norm.weight");
             if (layer.PostAttentionNorm is not null)
             {
-                yield return layer.PostAttentionNorm.WithName(p + "post_attention_layernorm.weight");
-                yield return layer.FfnNorm.WithName(p + "pre_feedforward_layernorm.weight");
+                yield return Norm(layer.PostAttentionNorm).WithName(p + "post_attention_layernorm.weight");
+                yield return Norm(layer.FfnNorm).WithName(p + "pre_feedforward_layernorm.weight");
             }
             else
             {
-                yield return layer.FfnNorm.WithName(p + "post_attention_layernorm.weight");
+                yield return Norm(layer.FfnNorm).WithName(p + "post_attention_layernorm.weight");
             }
-            if (layer.PostFfnNorm is not null) yield return layer.PostFfnNorm.WithName(p + "post_feedforward_layernorm.weight");
+            if (layer.PostFfnNorm is not null) yield return Norm(layer.PostFfnNorm).WithName(p + "post_feedforward_layernorm.weight");
         }
-        yield return w.FinalNorm.WithName("model.norm.weight");
+        yield return Norm(w.FinalNorm).WithName("model.norm.weight");
         if (!ReferenceEquals(w.Output, w.TokenEmbedding))
             yield return w.Output.WithName("lm_head.weight");
     }
@@ -123,20 +126,6 @@ public static class HfModelWriter
         }
         yield return w.LnFWeight.WithName("transformer.ln_f.weight");
         yield return w.LnFBias.WithName("transformer.ln_f.bias");
-    }
-
-    private static Tensor Concatenate(string name, params Tensor[] parts)
-    {
-        int columns = parts[0].Columns;
-        var result = Tensor.Zeros(name, parts.Sum(p => p.Rows), columns);
-        var to = result.AsFloats();
-        int row = 0;
-        foreach (var part in parts)
-        {
-            TensorConvert.ToF32(part, to.Slice(row * columns, part.Rows * columns));
-            row += part.Rows;
-        }
-        return result;
     }
 
     private static readonly Dictionary<string, string> ClassNames = new()
@@ -186,7 +175,7 @@ public static class HfModelWriter
                 ["short_factor"] = new JsonArray(s.ShortFactors.Select(f => (JsonNode)f).ToArray()),
                 ["long_factor"] = new JsonArray(s.LongFactors.Select(f => (JsonNode)f).ToArray()),
             },
-            _ => throw new InvalidInputException($"RoPE scaling {c.RopeScaling.GetType().Name} cannot be written"),
+            _ => throw new InvalidInputException("this model's RoPE scaling (per-frequency factors, as GGUF stores Llama 3.1's) has no config.json form"),
         };
         if (c.RopeScaling is LongRopeScaling longRope)
             json["original_max_position_embeddings"] = longRope.OriginalContextLength;
