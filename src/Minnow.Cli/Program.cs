@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Minnow.Cli.Commands;
 
 namespace Minnow.Cli;
 
@@ -15,5 +16,6 @@ public static class Program
     /// <summary>Every top-level command; each lives in its own file under Commands/.</summary>
     private static IEnumerable<Command> Commands() =>
     [
+        ChatTemplateCommand.Create(),
     ];
 }

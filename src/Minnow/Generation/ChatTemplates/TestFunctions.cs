@@ -1,0 +1,69 @@
+namespace Minnow.Generation.ChatTemplates;
+
+/// <summary>Jinja2's built-in tests (<c>x is defined</c>, <c>x is string</c>, <c>n is divisibleby 3</c>…).</summary>
+internal static class TestFunctions
+{
+    private delegate bool Test(Evaluator ev, object? value, Arguments args);
+
+    private static readonly Dictionary<string, Test> All = new()
+    {
+        ["boolean"] = (_, v, _) => v is bool,
+        ["callable"] = (_, v, _) => v is ICallable or Undefined,
+        ["defined"] = (_, v, _) => v is not Undefined,
+        ["divisibleby"] = (ev, v, a) => !Py.IsTruthy(Py.Binary(ev, "%", v, a.Get(0, "num"))),
+        ["escaped"] = (_, v, _) => v is Markup,
+        ["even"] = (_, v, _) => Integer(v, "even") % 2 == 0,
+        ["false"] = (_, v, _) => v is false,
+        ["filter"] = (_, v, _) => Py.IsString(v, out var name) && Filters.Exists(name),
+        ["float"] = (_, v, _) => v is double,
+        ["in"] = (_, v, a) => Py.Contains(a.Get(0, "seq"), v),
+        ["integer"] = (_, v, _) => v is long,
+        ["iterable"] = (_, v, _) => v is string or Markup or List<object?> or object?[] or PyDict or Undefined or PyRange or DictView or PyIterator,
+        ["lower"] = (_, v, _) => Py.Str(v) is var s && s.Any(char.IsLower) && !s.Any(char.IsUpper),
+        ["mapping"] = (_, v, _) => v is PyDict,
+        ["none"] = (_, v, _) => v is null,
+        ["number"] = (_, v, _) => Py.IsNumber(v),
+        ["odd"] = (_, v, _) => Integer(v, "odd") % 2 != 0,
+        ["sameas"] = (_, v, a) => SameAs(v, a.Get(0, "other")),
+        ["sequence"] = (_, v, _) => v is string or Markup or List<object?> or object?[] or PyDict or Undefined or PyRange,
+        ["string"] = (_, v, _) => v is string or Markup,
+        ["test"] = (_, v, _) => Py.IsString(v, out var name) && Exists(name),
+        ["true"] = (_, v, _) => v is true,
+        ["undefined"] = (_, v, _) => v is Undefined,
+        ["upper"] = (_, v, _) => Py.Str(v) is var s && s.Any(char.IsUpper) && !s.Any(char.IsLower),
+    };
+
+    static TestFunctions()
+    {
+        foreach (var (op, names) in new[]
+                 {
+                     ("==", new[] { "eq", "equalto", "==" }), ("!=", ["ne", "!="]), ("<", ["lt", "lessthan", "<"]),
+                     ("<=", ["le", "<="]), (">", ["gt", "greaterthan", ">"]), (">=", ["ge", ">="]),
+                 })
+            foreach (var name in names)
+                All[name] = (_, v, a) => Py.Compare(op, v, a.Get(0, "other"));
+    }
+
+    public static bool Exists(string name) => All.ContainsKey(name);
+
+    // Every Jinja2 test is implemented; the hook keeps the parser's error wording uniform with filters.
+    public static bool IsJinjaBuiltin(string name) => false;
+
+    public static bool Apply(Evaluator ev, string name, object? value, Arguments args) => All[name](ev, value, args);
+
+    private static long Integer(object? v, string test) => v switch
+    {
+        _ when Py.IsInteger(v, out long l) => l,
+        double d when d == Math.Floor(d) => (long)d,
+        Undefined u => throw u.Error(),
+        _ => throw TemplateError.Runtime($"the '{test}' test needs a number, not {Py.TypeName(v)}"),
+    };
+
+    /// <summary>Python's <c>is</c>: identity, which for None and booleans is equality.</summary>
+    private static bool SameAs(object? a, object? b) => (a, b) switch
+    {
+        (null, null) => true,
+        (bool x, bool y) => x == y,
+        _ => ReferenceEquals(a, b),
+    };
+}
