@@ -136,18 +136,21 @@ internal sealed class SetBlockStmt(int offset, Target target, FilterExpr? filter
 
 internal sealed record Parameter(string Name, Expr? Default);
 
-internal sealed class MacroStmt(int offset, string name, List<Parameter> parameters, List<Stmt> body) : Stmt(offset)
+/// <summary>A macro's signature and which of Jinja's implicit parameters its body mentions: extra positional arguments are
+/// only accepted when it reads <c>varargs</c>, unknown keywords when it reads <c>kwargs</c>, a call block when it reads <c>caller</c>.</summary>
+internal sealed record MacroSignature(string Name, List<Parameter> Parameters, bool UsesVarargs, bool UsesKwargs, bool UsesCaller);
+
+internal sealed class MacroStmt(int offset, MacroSignature signature, List<Stmt> body) : Stmt(offset)
 {
-    public string Name { get; } = name;
-    public List<Parameter> Parameters { get; } = parameters;
+    public MacroSignature Signature { get; } = signature;
     public List<Stmt> Body { get; } = body;
 }
 
 /// <summary><c>{% call(params) macro(args) %}body{% endcall %}</c>: calls the macro with the body available as <c>caller(...)</c>.</summary>
-internal sealed class CallBlockStmt(int offset, CallExpr call, List<Parameter> parameters, List<Stmt> body) : Stmt(offset)
+internal sealed class CallBlockStmt(int offset, CallExpr call, MacroSignature caller, List<Stmt> body) : Stmt(offset)
 {
     public CallExpr Call { get; } = call;
-    public List<Parameter> Parameters { get; } = parameters;
+    public MacroSignature Caller { get; } = caller;
     public List<Stmt> Body { get; } = body;
 }
 

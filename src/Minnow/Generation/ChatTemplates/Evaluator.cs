@@ -142,10 +142,10 @@ internal sealed partial class Evaluator
                     Assign(setBlock.Target, setBlock.Filter is null ? captured : ApplyFilterChain(setBlock.Filter, captured));
                     return Flow.Normal;
                 case MacroStmt macro:
-                    _scope.Set(macro.Name, new Macro(macro.Name, macro.Parameters, macro.Body, _scope));
+                    _scope.Set(macro.Signature.Name, new Macro(macro.Signature, macro.Body, _scope));
                     return Flow.Normal;
                 case CallBlockStmt callBlock:
-                    var caller = new Macro("caller", callBlock.Parameters, callBlock.Body, _scope);
+                    var caller = new Macro(callBlock.Caller, callBlock.Body, _scope);
                     var callee = Eval(callBlock.Call.Callee);
                     var args = EvalArgs(callBlock.Call.Args);
                     args.Keywords.Add(new("caller", caller));
@@ -292,21 +292,30 @@ internal sealed partial class Evaluator
             _scope = scope;
             try
             {
+                var signature = macro.Signature;
+                if (args.Count > signature.Parameters.Count && !signature.UsesVarargs)
+                    throw TemplateError.Runtime($"macro '{signature.Name}' takes not more than {signature.Parameters.Count} argument(s)");
                 var extraKeywords = new PyDict();
                 foreach (var (key, value) in args.Keywords)
-                    if (key == "caller")
-                        scope.Set("caller", value);
-                    else if (!macro.Parameters.Exists(p => p.Name == key))
-                        extraKeywords.Set(key, value);
-                for (int i = 0; i < macro.Parameters.Count; i++)
                 {
-                    var parameter = macro.Parameters[i];
+                    if (key == "caller" && signature.UsesCaller)
+                        scope.Set("caller", value);
+                    else if (signature.Parameters.Exists(p => p.Name == key))
+                        continue;
+                    else if (signature.UsesKwargs)
+                        extraKeywords.Set(key, value);
+                    else
+                        throw TemplateError.Runtime($"macro '{signature.Name}' takes no keyword argument '{key}'");
+                }
+                for (int i = 0; i < signature.Parameters.Count; i++)
+                {
+                    var parameter = signature.Parameters[i];
                     object? value = args.Has(i, parameter.Name)
                         ? args.Get(i, parameter.Name)
                         : parameter.Default is not null ? Eval(parameter.Default) : Undefined.WithHint($"parameter '{parameter.Name}' was not provided");
                     scope.Set(parameter.Name, value);
                 }
-                scope.Set("varargs", args.Positional.Skip(macro.Parameters.Count).ToArray());
+                scope.Set("varargs", args.Positional.Skip(signature.Parameters.Count).ToArray());
                 scope.Set("kwargs", extraKeywords);
             }
             finally
@@ -341,10 +350,10 @@ internal sealed partial class Evaluator
 }
 
 /// <summary>A macro (or the body of a <c>{% call %}</c> block, as <c>caller</c>); it sees the scope it was defined in.</summary>
-internal sealed class Macro(string name, List<Parameter> parameters, List<Stmt> body, Scope closure) : ICallable
+internal sealed class Macro(MacroSignature signature, List<Stmt> body, Scope closure) : ICallable
 {
-    public string Name { get; } = name;
-    public List<Parameter> Parameters { get; } = parameters;
+    public MacroSignature Signature { get; } = signature;
+    public string Name => Signature.Name;
     public List<Stmt> Body { get; } = body;
     public Scope Closure { get; } = closure;
 

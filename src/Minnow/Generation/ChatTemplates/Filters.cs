@@ -144,13 +144,26 @@ internal static class Filters
 
     private static readonly Comparer<object?> PyOrder = Comparer<object?>.Create((a, b) => Py.Order(a, b, "<"));
 
+    /// <summary>Python's <c>sorted</c>: stable, also when reversed; a TypeError comparing keys surfaces as the template error it is.</summary>
+    private static List<object?> StableSort(List<object?> items, Func<object?, object?> key, bool reverse)
+    {
+        try
+        {
+            return (reverse ? items.OrderByDescending(key, PyOrder) : items.OrderBy(key, PyOrder)).ToList();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is TemplateError inner)
+        {
+            throw inner;
+        }
+    }
+
     private static object? Sort(Evaluator ev, object? value, Arguments a)
     {
         a.Check("sort", 3, "reverse", "case_sensitive", "attribute");
         var key = KeyGetter(a.Get(2, "attribute"), Py.IsTruthy(a.Get(1, "case_sensitive", false)));
         var items = Py.Iterate(value).ToList();
         ev.ChargeSize(items.Count * Math.Log2(items.Count + 2));
-        return (Py.IsTruthy(a.Get(0, "reverse", false)) ? items.OrderByDescending(key, PyOrder) : items.OrderBy(key, PyOrder)).ToList();
+        return StableSort(items, key, Py.IsTruthy(a.Get(0, "reverse", false)));
     }
 
     private static object? DictSort(Evaluator ev, object? value, Arguments a)
@@ -164,10 +177,9 @@ internal static class Filters
             "value" => 1,
             _ => throw TemplateError.Runtime("You can only sort by either \"key\" or \"value\""),
         };
-        var pairs = dict.Pairs.Select(p => new object?[] { p.Key, p.Value }).ToList();
+        var pairs = dict.Pairs.Select(p => (object?)new object?[] { p.Key, p.Value }).ToList();
         ev.ChargeSize(pairs.Count * Math.Log2(pairs.Count + 2));
-        Func<object?[], object?> key = p => SortKey(p[position], caseSensitive);
-        return (Py.IsTruthy(a.Get(2, "reverse", false)) ? pairs.OrderByDescending(key, PyOrder) : pairs.OrderBy(key, PyOrder)).Cast<object?>().ToList();
+        return StableSort(pairs, p => SortKey(((object?[])p!)[position], caseSensitive), Py.IsTruthy(a.Get(2, "reverse", false)));
     }
 
     private static object? Unique(Evaluator ev, object? value, Arguments a)

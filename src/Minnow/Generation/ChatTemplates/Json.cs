@@ -130,12 +130,17 @@ internal static class Json
                 _sb.Append("{}");
                 return;
             }
-            IEnumerable<KeyValuePair<object, object?>> pairs = dict.Pairs;
+            IEnumerable<KeyValuePair<object?, object?>> pairs = dict.Pairs;
             if (sortKeys)
             {
-                var sorted = dict.Pairs.ToList();
-                sorted.Sort((a, b) => Py.Order(a.Key, b.Key, "<"));
-                pairs = sorted;
+                try
+                {
+                    pairs = dict.Pairs.OrderBy(p => p.Key, Comparer<object?>.Create((a, b) => Py.Order(a, b, "<"))).ToList();
+                }
+                catch (InvalidOperationException e) when (e.InnerException is TemplateError inner)
+                {
+                    throw inner;
+                }
             }
             _sb.Append('{');
             bool first = true;
@@ -148,6 +153,7 @@ internal static class Json
                 WriteString(key switch
                 {
                     string s => s,
+                    null => "null",
                     bool b => b ? "true" : "false",
                     long l => l.ToString(CultureInfo.InvariantCulture),
                     double d => Float(d),

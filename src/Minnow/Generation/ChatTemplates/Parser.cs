@@ -237,10 +237,24 @@ internal sealed partial class Parser
         var parameters = ParseSignature();
         int loops = _loopDepth;
         _loopDepth = 0; // break/continue cannot cross a macro boundary
+        int bodyStart = _index;
         var body = ParseBody(at, "macro", "endmacro");
         _loopDepth = loops;
+        var signature = Signature(name, parameters, bodyStart);
         Advance();
-        return new MacroStmt(at, name, parameters, body);
+        return new MacroStmt(at, signature, body);
+    }
+
+    private MacroSignature Signature(string name, List<Parameter> parameters, int bodyStart)
+    {
+        bool Mentions(string variable)
+        {
+            for (int i = bodyStart; i < _index; i++)
+                if (_tokens[i].IsName(variable))
+                    return true;
+            return false;
+        }
+        return new MacroSignature(name, parameters, Mentions("varargs"), Mentions("kwargs"), Mentions("caller"));
     }
 
     private List<Parameter> ParseSignature()
@@ -268,10 +282,12 @@ internal sealed partial class Parser
             throw Error("expected a macro call after 'call'", at);
         int loops = _loopDepth;
         _loopDepth = 0;
+        int bodyStart = _index;
         var body = ParseBody(at, "call", "endcall");
         _loopDepth = loops;
+        var caller = Signature("caller", parameters, bodyStart);
         Advance();
-        return new CallBlockStmt(at, call, parameters, body);
+        return new CallBlockStmt(at, call, caller, body);
     }
 
     private FilterBlockStmt ParseFilterBlock(int at)

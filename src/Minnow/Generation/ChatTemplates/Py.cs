@@ -188,7 +188,7 @@ internal static partial class Py
                     throw TemplateError.Runtime($"'in <string>' requires string as left operand, not {TypeName(item)}");
                 return s.Contains(needle, StringComparison.Ordinal);
             case PyDict d:
-                return d.ContainsKey(item is null ? null : PyKeyComparer.Normalize(item));
+                return d.ContainsKey(item);
             case Namespace or LoopContext or ICallable or null or bool or long or double:
                 throw TemplateError.Runtime($"argument of type '{TypeName(container)}' is not iterable");
             default:

@@ -25,7 +25,7 @@ internal sealed class Undefined
 
     /// <summary>A failed attribute or item lookup on <paramref name="owner"/>.</summary>
     public static Undefined Member(object? owner, object? key) =>
-        new(key is string s ? s : Py.Repr(key), owner, true, key is string ? null : $"'{Py.ObjectTypeRepr(owner)}' has no element {Py.Repr(key)}");
+        new(key is string s ? s : Py.Repr(key), owner, true, key is string ? null : $"{Py.ObjectTypeRepr(owner)} has no element {Py.Repr(key)}");
 
     /// <summary>An undefined value with a fixed explanation (an empty sequence's first item, an unsafe attribute…).</summary>
     public static Undefined WithHint(string hint) => new(null, null, false, hint);
@@ -46,27 +46,27 @@ internal sealed class Markup(string value)
 /// <summary>A Python dict: insertion-ordered, keys compared with Python equality (1 == 1.0 == True).</summary>
 internal sealed class PyDict
 {
+    // OrderedDictionary cannot hold a null key, so None is stored as this stand-in.
+    private static readonly object NoneKey = new();
+
     private readonly OrderedDictionary<object, object?> _items = new(PyKeyComparer.Instance);
 
     public int Count => _items.Count;
-    public IEnumerable<object> Keys => _items.Keys;
+    public IEnumerable<object?> Keys => _items.Keys.Select(Public);
     public IEnumerable<object?> Values => _items.Values;
-    public IEnumerable<KeyValuePair<object, object?>> Pairs => _items;
+    public IEnumerable<KeyValuePair<object?, object?>> Pairs => _items.Select(p => new KeyValuePair<object?, object?>(Public(p.Key), p.Value));
 
-    public bool TryGet(object? key, out object? value)
-    {
-        value = null;
-        return key is not null && _items.TryGetValue(PyKeyComparer.Normalize(key), out value);
-    }
+    private static object? Public(object key) => ReferenceEquals(key, NoneKey) ? null : key;
+    private static object Stored(object? key) => key is null ? NoneKey : PyKeyComparer.Normalize(key);
 
-    public bool ContainsKey(object? key) => key is not null && _items.ContainsKey(PyKeyComparer.Normalize(key));
+    public bool TryGet(object? key, out object? value) => _items.TryGetValue(Stored(key), out value);
+
+    public bool ContainsKey(object? key) => _items.ContainsKey(Stored(key));
 
     /// <summary>Sets a key; like Python, an equal key already present keeps its original form and position.</summary>
     public void Set(object? key, object? value)
     {
-        if (key is null)
-            throw TemplateError.Unsupported("None as a dict key");
-        key = PyKeyComparer.Normalize(key);
+        key = Stored(key);
         if (_items.TryGetValue(key, out _))
             _items[key] = value;
         else
