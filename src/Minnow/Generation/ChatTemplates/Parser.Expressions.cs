@@ -242,7 +242,7 @@ internal sealed partial class Parser
             if (Current.IsOperator(".") || Current.IsOperator("["))
                 node = ParseSubscript(node);
             else if (Current.IsOperator("("))
-                node = new CallExpr(Current.Offset, node, ParseCallArgs());
+                node = new CallExpr(node.Offset, node, ParseCallArgs()); // errors point at the callee
             else
                 return node;
         }
@@ -257,7 +257,7 @@ internal sealed partial class Parser
             else if (Current.IsName("is"))
                 node = ParseTest(node);
             else if (Current.IsOperator("("))
-                node = new CallExpr(Current.Offset, node, ParseCallArgs());
+                node = new CallExpr(node.Offset, node, ParseCallArgs()); // errors point at the callee
             else
                 return node;
         }

@@ -67,6 +67,10 @@ internal static class PyFormat
                 'c' => Py.IsInteger(value, out long code) ? char.ConvertFromUtf32((int)code) : Py.Str(value),
                 _ => FormatNumber(value, spec, percentStyle: true),
             };
+            if (!spec.LeftAlign)
+                spec.Align = spec.ZeroPad && type is not ('s' or 'r' or 'a' or 'c') ? '=' : '>';
+            if (spec.Align == '=')
+                spec.Fill = '0';
             sb.Append(Pad(text, spec, numeric: type is not ('s' or 'r' or 'a' or 'c')));
             ev.ChargeSize(sb.Length);
         }

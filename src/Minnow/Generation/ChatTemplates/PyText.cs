@@ -178,7 +178,15 @@ internal static class PyText
         return result.Append(s, from, s.Length - from).ToString();
     }
 
-    public static string Upper(string s) => s.ToUpperInvariant();
+    /// <summary>Python's <c>str.upper()</c>: .NET's invariant mapping plus the full (one-to-many) mappings of ß and the Latin ligatures.</summary>
+    public static string Upper(string s)
+    {
+        string upper = s.ToUpperInvariant();
+        if (upper.AsSpan().IndexOfAny("ßﬀﬁﬂﬃﬄﬅﬆ") < 0)
+            return upper;
+        return upper.Replace("ß", "SS").Replace("ﬀ", "FF").Replace("ﬁ", "FI").Replace("ﬂ", "FL")
+            .Replace("ﬃ", "FFI").Replace("ﬄ", "FFL").Replace("ﬅ", "ST").Replace("ﬆ", "ST");
+    }
     public static string Lower(string s) => s.ToLowerInvariant();
 
     /// <summary><c>str.capitalize()</c>: first character upper-cased, the rest lower-cased.</summary>
