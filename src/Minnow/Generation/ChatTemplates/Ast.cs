@@ -39,7 +39,8 @@ internal sealed class SliceExpr(int offset, Expr? start, Expr? stop, Expr? step)
 /// <summary>Positional and keyword argument expressions of a call, filter or test.</summary>
 internal sealed record CallArgs(List<Expr> Positional, List<(string Name, Expr Value)> Keywords)
 {
-    public static CallArgs None => new([], []);
+    /// <summary>Shared by every call without arguments; never modified.</summary>
+    public static readonly CallArgs None = new([], []);
 }
 
 internal sealed class CallExpr(int offset, Expr callee, CallArgs args) : Expr(offset)

@@ -147,8 +147,8 @@ internal sealed partial class Evaluator
                 case CallBlockStmt callBlock:
                     var caller = new Macro(callBlock.Caller, callBlock.Body, _scope);
                     var callee = Eval(callBlock.Call.Callee);
-                    var args = EvalArgs(callBlock.Call.Args);
-                    args.Keywords.Add(new("caller", caller));
+                    var evaluated = EvalArgs(callBlock.Call.Args);
+                    var args = new Arguments(evaluated.Positional, [.. evaluated.Keywords, new("caller", caller)]);
                     Write(output, Py.Str(Call(callee, args)));
                     return Flow.Normal;
                 case FilterBlockStmt filterBlock:

@@ -18,7 +18,7 @@ internal static class Filters
             bool b => b ? 1L : 0L,
             _ => throw TemplateError.Runtime($"bad operand type for abs(): '{Py.TypeName(v)}'"),
         },
-        ["attr"] = (_, v, a) => Py.GetAttr(v, Py.Str(a.Get(0, "name"))),
+        ["attr"] = (_, v, a) => Py.GetAttribute(v, Py.Str(a.Get(0, "name"))),
         ["batch"] = Batch,
         ["capitalize"] = (_, v, _) => PyText.Capitalize(Py.Str(v)),
         ["center"] = (ev, v, a) => Methods.Call(ev, Py.Str(v), "center", new Arguments([a.Get(0, "width", 80L)], [])),

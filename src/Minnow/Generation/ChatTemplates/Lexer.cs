@@ -8,7 +8,6 @@ internal enum TokenKind { Data, VariableBegin, VariableEnd, BlockBegin, BlockEnd
 /// <summary>One token; <see cref="Offset"/> is its position in the normalized source, <see cref="Value"/> the literal's value.</summary>
 internal readonly record struct Token(TokenKind Kind, string Text, int Offset, object? Value = null)
 {
-    public bool Is(TokenKind kind, string text) => Kind == kind && Text == text;
     public bool IsName(string name) => Kind == TokenKind.Name && Text == name;
     public bool IsOperator(string op) => Kind == TokenKind.Operator && Text == op;
 }

@@ -309,7 +309,7 @@ internal sealed partial class Parser
     private CallArgs ParseCallArgs()
     {
         ExpectOperator("(");
-        var args = CallArgs.None;
+        var args = new CallArgs([], []);
         bool needComma = false;
         while (!Current.IsOperator(")"))
         {
@@ -375,9 +375,7 @@ internal sealed partial class Parser
         int at = Current.Offset;
         string name = ParseDottedName();
         if (!TestFunctions.Exists(name))
-            throw TestFunctions.IsJinjaBuiltin(name)
-                ? TemplateError.At(at, ChatTemplateErrorKind.Unsupported, $"the '{name}' test is not supported")
-                : TemplateError.At(at, ChatTemplateErrorKind.Syntax, $"no test named '{name}'");
+            throw TemplateError.At(at, ChatTemplateErrorKind.Syntax, $"no test named '{name}'");
         var args = CallArgs.None;
         if (Current.IsOperator("("))
             args = ParseCallArgs();
@@ -388,7 +386,7 @@ internal sealed partial class Parser
             // A test takes one bare argument: "x is divisibleby 3", "role is equalto 'user'".
             if (Current.IsName("is"))
                 throw Error("you cannot chain multiple tests with 'is'");
-            args.Positional.Add(ParsePostfix(ParsePrimary()));
+            args = new CallArgs([ParsePostfix(ParsePrimary())], []);
         }
         Expr test = new TestExpr(at, node, name, args);
         return negated ? new UnaryExpr(isAt, "not", test) : test;

@@ -150,7 +150,7 @@ internal sealed partial class Parser
             case "with": Advance(); return ParseWith(at);
             case "print":
                 Advance();
-                return new OutputStmt(at, ParseTuple(withCondExpr: true));
+                return ParsePrint(at);
             case "generation":
                 Advance();
                 var generated = ParseBody(at, "generation", "endgeneration");
@@ -167,6 +167,19 @@ internal sealed partial class Parser
         throw Error(token.Text.StartsWith("end", StringComparison.Ordinal)
             ? $"unexpected '{token.Text}': no open block to close"
             : $"unknown tag '{token.Text}'");
+    }
+
+    /// <summary><c>{% print a, b %}</c> prints each expression in turn.</summary>
+    private ScopeStmt ParsePrint(int at)
+    {
+        var outputs = new List<Stmt>();
+        while (Current.Kind != TokenKind.BlockEnd)
+        {
+            if (outputs.Count > 0)
+                ExpectOperator(",");
+            outputs.Add(new OutputStmt(Current.Offset, ParseExpression(withCondExpr: true)));
+        }
+        return new ScopeStmt(at, [], outputs);
     }
 
     private IfStmt ParseIf(int at)

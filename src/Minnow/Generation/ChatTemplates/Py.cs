@@ -294,6 +294,14 @@ internal static partial class Py
         return Undefined.Member(obj, key);
     }
 
+    /// <summary>Only the Python attribute (what the |attr filter reads), never the item.</summary>
+    public static object? GetAttribute(object? obj, string name)
+    {
+        if (obj is Undefined u)
+            throw u.Error();
+        return TryGetAttribute(obj, name, out var value) ? value : Undefined.Member(obj, name);
+    }
+
     private static bool TryGetAttribute(object? obj, string name, out object? value)
     {
         value = null;

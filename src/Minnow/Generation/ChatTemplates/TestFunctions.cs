@@ -44,10 +44,8 @@ internal static class TestFunctions
                 All[name] = (_, v, a) => Py.Compare(op, v, a.Get(0, "other"));
     }
 
+    /// <summary>Every Jinja2 built-in test is implemented, so an unknown name is simply unknown.</summary>
     public static bool Exists(string name) => All.ContainsKey(name);
-
-    // Every Jinja2 test is implemented; the hook keeps the parser's error wording uniform with filters.
-    public static bool IsJinjaBuiltin(string name) => false;
 
     public static bool Apply(Evaluator ev, string name, object? value, Arguments args) => All[name](ev, value, args);
 
@@ -59,11 +57,12 @@ internal static class TestFunctions
         _ => throw TemplateError.Runtime($"the '{test}' test needs a number, not {Py.TypeName(v)}"),
     };
 
-    /// <summary>Python's <c>is</c>: identity, which for None and booleans is equality.</summary>
+    /// <summary>Python's <c>is</c>: identity, which for None, booleans and (cached) small integers is equality.</summary>
     private static bool SameAs(object? a, object? b) => (a, b) switch
     {
         (null, null) => true,
         (bool x, bool y) => x == y,
+        (long x, long y) => x == y,
         _ => ReferenceEquals(a, b),
     };
 }

@@ -169,7 +169,8 @@ internal sealed class PyIterator(IEnumerable<object?> source, string typeName)
 /// <summary>Arguments of a call, filter or test: positional values then keyword values.</summary>
 internal sealed class Arguments(List<object?> positional, List<KeyValuePair<string, object?>> keywords)
 {
-    public static Arguments Empty => new([], []);
+    /// <summary>Shared by every call without arguments; never modified.</summary>
+    public static readonly Arguments Empty = new([], []);
 
     public List<object?> Positional { get; } = positional;
     public List<KeyValuePair<string, object?>> Keywords { get; } = keywords;
