@@ -17,7 +17,9 @@ internal sealed partial class Evaluator
                 case GetAttrExpr attribute:
                     return Py.GetAttr(Eval(attribute.Target), attribute.Name);
                 case GetItemExpr item:
-                    return Py.GetItem(Eval(item.Target), Eval(item.Key));
+                    var target = Eval(item.Target);
+                    var index = Eval(item.Key);
+                    return index is PySlice range ? Py.Slice(target, range) : Py.GetItem(target, index);
                 case SliceExpr slice:
                     return new PySlice(EvalOptional(slice.Start), EvalOptional(slice.Stop), EvalOptional(slice.Step));
                 case BinaryExpr binary:

@@ -326,11 +326,13 @@ internal static class Filters
 
     private static object? Indent(Evaluator ev, object? value, Arguments a)
     {
+        if (!Py.IsString(value, out var text))
+            throw TemplateError.Runtime($"unsupported operand type(s) for +=: '{Py.TypeName(value)}' and 'str'");
         var width = a.Get(0, "width", 4L);
         string indentation = Py.IsString(width, out var w) ? w : new string(' ', (int)Math.Clamp(Py.IsInteger(width, out long n) ? n : 4, 0, 1000));
         bool first = Py.IsTruthy(a.Get(1, "first", false)), blank = Py.IsTruthy(a.Get(2, "blank", false));
         // Jinja appends a newline before splitting so a trailing newline survives.
-        var lines = PyText.SplitLines(Py.Str(value) + "\n");
+        var lines = PyText.SplitLines(text + "\n");
         var sb = new StringBuilder();
         for (int i = 0; i < lines.Count; i++)
         {
@@ -460,16 +462,17 @@ internal static class Filters
 
     private static object? Truncate(Evaluator ev, object? value, Arguments a)
     {
-        string s = Py.Str(value);
         long length = Py.IsInteger(a.Get(0, "length", 255L), out long l) ? l : 255;
         bool killWords = Py.IsTruthy(a.Get(1, "killwords", false));
         string end = Py.Str(a.Get(2, "end", "..."));
         long leeway = Py.IsInteger(a.Get(3, "leeway", 5L), out long lw) ? lw : 5;
-        var points = PyText.CodePoints(s);
         if (length < end.Length)
             throw TemplateError.Runtime($"expected length >= {end.Length}, got {length}");
-        if (points.Count <= length + leeway)
-            return s;
+        if (Py.Length(value) <= length + leeway)
+            return value; // returned as is, whatever it is
+        if (!Py.IsString(value, out var s))
+            throw TemplateError.Unsupported($"truncate of a {Py.TypeName(value)}");
+        var points = PyText.CodePoints(s);
         string head = string.Concat(points.Take((int)(length - PyText.Length(end))));
         if (killWords)
             return head + end;

@@ -5,6 +5,9 @@ internal static partial class Py
 {
     public static object? Binary(Evaluator ev, string op, object? a, object? b)
     {
+        // str % Undefined works in Python: Undefined looks like a mapping to printf-style formatting.
+        if (op == "%" && IsString(a, out var format))
+            return PyFormat.Percent(ev, format, b);
         if (a is Undefined ua)
             throw ua.Error();
         if (b is Undefined ub)
@@ -135,8 +138,6 @@ internal static partial class Py
 
     private static object? Modulo(Evaluator ev, object? a, object? b)
     {
-        if (IsString(a, out var format))
-            return PyFormat.Percent(ev, format, b);
         if (!IsNumber(a) || !IsNumber(b))
             throw OperandError("%", a, b);
         if (a is double || b is double)

@@ -282,6 +282,16 @@ internal static partial class Py
         return Undefined.Member(obj, name);
     }
 
+    /// <summary><c>obj[a:b:c]</c>: Jinja compiles slices to plain Python subscripts, so slicing what is not a sequence is an error, not Undefined.</summary>
+    public static object? Slice(object? obj, PySlice slice)
+    {
+        if (obj is Undefined u)
+            throw u.Error();
+        if (obj is not PyDict && TryGetItem(obj, slice, out var value))
+            return value;
+        throw TemplateError.Runtime(obj is PyDict ? "unhashable type: 'slice'" : $"'{TypeName(obj)}' object is not subscriptable");
+    }
+
     /// <summary><c>obj[key]</c> as Jinja's sandbox does it: the item first, then (for string keys) the attribute, else Undefined.</summary>
     public static object? GetItem(object? obj, object? key)
     {

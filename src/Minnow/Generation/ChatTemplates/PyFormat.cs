@@ -13,6 +13,7 @@ internal static class PyFormat
     {
         var positional = values is object?[] tuple ? tuple : [values];
         var mapping = values as PyDict;
+        bool mappingLike = mapping is not null || values is Undefined; // Python skips the "not all converted" check for these
         int next = 0;
         bool usedMapping = false;
         var sb = new StringBuilder();
@@ -74,7 +75,7 @@ internal static class PyFormat
             sb.Append(Pad(text, spec, numeric: type is not ('s' or 'r' or 'a' or 'c')));
             ev.ChargeSize(sb.Length);
         }
-        if (!usedMapping && mapping is null && next < positional.Length)
+        if (!usedMapping && !mappingLike && next < positional.Length)
             throw TemplateError.Runtime("not all arguments converted during string formatting");
         return sb.ToString();
 

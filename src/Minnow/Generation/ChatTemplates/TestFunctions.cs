@@ -12,7 +12,7 @@ internal static class TestFunctions
         ["defined"] = (_, v, _) => v is not Undefined,
         ["divisibleby"] = (ev, v, a) => !Py.IsTruthy(Py.Binary(ev, "%", v, a.Get(0, "num"))),
         ["escaped"] = (_, v, _) => v is Markup,
-        ["even"] = (_, v, _) => Integer(v, "even") % 2 == 0,
+        ["even"] = (ev, v, _) => Py.AreEqual(Py.Binary(ev, "%", v, 2L), 0L),
         ["false"] = (_, v, _) => v is false,
         ["filter"] = (_, v, _) => Py.IsString(v, out var name) && Filters.Exists(name),
         ["float"] = (_, v, _) => v is double,
@@ -23,7 +23,7 @@ internal static class TestFunctions
         ["mapping"] = (_, v, _) => v is PyDict,
         ["none"] = (_, v, _) => v is null,
         ["number"] = (_, v, _) => Py.IsNumber(v),
-        ["odd"] = (_, v, _) => Integer(v, "odd") % 2 != 0,
+        ["odd"] = (ev, v, _) => Py.AreEqual(Py.Binary(ev, "%", v, 2L), 1L),
         ["sameas"] = (_, v, a) => SameAs(v, a.Get(0, "other")),
         ["sequence"] = (_, v, _) => v is string or Markup or List<object?> or object?[] or PyDict or Undefined or PyRange,
         ["string"] = (_, v, _) => v is string or Markup,
@@ -48,14 +48,6 @@ internal static class TestFunctions
     public static bool Exists(string name) => All.ContainsKey(name);
 
     public static bool Apply(Evaluator ev, string name, object? value, Arguments args) => All[name](ev, value, args);
-
-    private static long Integer(object? v, string test) => v switch
-    {
-        _ when Py.IsInteger(v, out long l) => l,
-        double d when d == Math.Floor(d) => (long)d,
-        Undefined u => throw u.Error(),
-        _ => throw TemplateError.Runtime($"the '{test}' test needs a number, not {Py.TypeName(v)}"),
-    };
 
     /// <summary>Python's <c>is</c>: identity, which for None, booleans and (cached) small integers is equality.</summary>
     private static bool SameAs(object? a, object? b) => (a, b) switch
