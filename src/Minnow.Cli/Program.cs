@@ -30,5 +30,6 @@ public static class Program
         ScoreCommand.Create(),
         InitCommand.Create(),
         InfoCommand.Create(),
+        ChatTemplateCommand.Create(),
     ];
 }

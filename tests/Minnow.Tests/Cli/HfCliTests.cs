@@ -82,4 +82,25 @@ public class HfCliTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("config.json is missing", r.Stderr);
     }
+
+    [Fact]
+    public void ChatTemplateComesFromTheModelFolder()
+    {
+        string folder = CliRunner.TempFolder();
+        foreach (var f in new[] { "config.json", "model.safetensors" })
+            File.Copy(Path.Combine(HfFamilyTests.Folder("llama"), f), Path.Combine(folder, f));
+        string template = File.ReadAllText(TestData.Path("chat_templates/llama-2-chat.jinja"));
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
+            JsonSerializer.Serialize(new { bos_token = "<s>", eos_token = new { content = "</s>" }, chat_template = template }));
+        string messages = Path.Combine(folder, "messages.json");
+        File.WriteAllText(messages, """[{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi!"}]""");
+        var r = CliRunner.Run("chat-template", "--model", folder, "--messages", messages, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("<s>[INST] Hello [/INST] Hi! </s>", r.Json.GetProperty("rendered").GetString());
+        Assert.True(CliRunner.Run("info", folder, "--json").Json.GetProperty("chat_template").GetBoolean());
+
+        var none = CliRunner.Run("chat-template", "--model", HfFamilyTests.Folder("llama"), "--messages", messages);
+        Assert.Equal(1, none.ExitCode);
+        Assert.Contains("carries no chat template", none.Stderr);
+    }
 }
