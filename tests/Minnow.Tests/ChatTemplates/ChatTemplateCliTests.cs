@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 
 namespace Minnow.Tests.ChatTemplates;
@@ -9,21 +7,8 @@ public class ChatTemplateCliTests
 {
     private static (int Exit, string Stdout, string Stderr) Minnow(params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Minnow.Cli.dll"));
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        var r = Cli.CliRunner.Run(args);
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
     [Fact]
@@ -109,6 +94,6 @@ public class ChatTemplateCliTests
 
         (exit, _, stderr) = Minnow("chat-template", "--model", "some-model", "--messages", "m.json");
         Assert.Equal(1, exit);
-        Assert.Contains("not available yet", stderr);
+        Assert.Contains("not found", stderr);
     }
 }
