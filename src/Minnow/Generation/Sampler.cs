@@ -10,6 +10,7 @@ public sealed class Sampler
     private readonly Rng _rng;
     private int[] _order = [];
     private float[] _probs = [];
+    private float[] _scratch = [];
 
     public Sampler(SamplingOptions options)
     {
@@ -38,17 +39,39 @@ public sealed class Sampler
             return SampleFrom(logits, default, n);
         }
 
-        if (_order.Length < n) { _order = new int[n]; _probs = new float[n]; }
+        if (_order.Length < n) { _order = new int[n]; _probs = new float[n]; _scratch = new float[n]; }
+        var all = _probs.AsSpan(0, n);
+        logits.CopyTo(all);
+        Ops.Softmax(all);
+        float maxProb = TensorPrimitives.Max(all);
+
+        // Only tokens at or above a cutoff can survive the filters, so only those are sorted (a few, not the
+        // whole vocabulary): the k-th largest probability for top-k; for top-p alone, (1 − p)/(n − 1), since tokens
+        // below it together hold less than 1 − p (llama2.c's trick); for min-p, minP × the largest probability.
+        float cutoff = 0;
+        if (_options.TopK > 0 && _options.TopK < n)
+            cutoff = KthLargest(all, _options.TopK);
+        else if (_options.TopP < 1 && n > 1)
+            cutoff = (1 - _options.TopP) / (n - 1);
+        if (_options.MinP > 0)
+            cutoff = Math.Max(cutoff, _options.MinP * maxProb);
+        cutoff = Math.Min(cutoff, maxProb);
+        int candidates = 0;
         var order = _order.AsSpan(0, n);
-        var probs = _probs.AsSpan(0, n);
-        for (int i = 0; i < n; i++) order[i] = i;
-        // Sort ids by descending logit (ascending negated logit); deterministic for equal input.
-        TensorPrimitives.Negate(logits, probs);
-        probs.Sort(order);
-        int count = _options.TopK > 0 ? Math.Min(_options.TopK, n) : n;
-        probs = probs[..count];
-        TensorPrimitives.Negate(probs, probs);
-        Ops.Softmax(probs);
+        for (int i = 0; i < n; i++)
+            if (all[i] >= cutoff)
+                order[candidates++] = i;
+        order = order[..candidates];
+        var probs = _scratch.AsSpan(0, candidates);
+        // Most likely first; equal probabilities by id, so the order never depends on the sort algorithm.
+        var p = _probs;
+        order.Sort((a, b) => p[b].CompareTo(p[a]) is int c && c != 0 ? c : a.CompareTo(b));
+        for (int i = 0; i < candidates; i++)
+            probs[i] = all[order[i]];
+
+        int count = _options.TopK > 0 ? Math.Min(_options.TopK, candidates) : candidates;
+        if (_options.TopK > 0)
+            TensorPrimitives.Multiply(probs[..count], 1f / TensorPrimitives.Sum(probs[..count]), probs[..count]);
         if (_options.TopP < 1)
         {
             float cumulative = 0;
@@ -66,6 +89,34 @@ public sealed class Sampler
             count = keep;
         }
         return SampleFrom(probs, order, count);
+    }
+
+    /// <summary>The k-th largest value of <paramref name="values"/> (1-based), by quickselect on a copy: O(n).</summary>
+    private float KthLargest(ReadOnlySpan<float> values, int k)
+    {
+        var a = _scratch.AsSpan(0, values.Length);
+        values.CopyTo(a);
+        int lo = 0, hi = a.Length - 1, target = k - 1;
+        while (lo < hi)
+        {
+            float pivot = a[(lo + hi) >>> 1];
+            int i = lo, j = hi;
+            while (i <= j)
+            {
+                while (a[i] > pivot) i++;
+                while (a[j] < pivot) j--;
+                if (i <= j)
+                {
+                    (a[i], a[j]) = (a[j], a[i]);
+                    i++;
+                    j--;
+                }
+            }
+            if (target <= j) hi = j;
+            else if (target >= i) lo = i;
+            else break;
+        }
+        return a[target];
     }
 
     /// <summary>Samples index i with probability p[i] / Σ p[0..count); maps through <paramref name="ids"/> when given.</summary>

@@ -57,6 +57,50 @@ public class GenerationTests
         Assert.Equal(new HashSet<int> { 1, 3 }, seen);
     }
 
+    /// <summary>The kept set of a filter chain computed the plain way: sort everything, apply top-k, top-p, min-p in HF's order.</summary>
+    private static HashSet<int> NaiveKeptSet(float[] logits, float temperature, int topK, float topP, float minP)
+    {
+        var order = Enumerable.Range(0, logits.Length).OrderByDescending(i => logits[i]).ThenBy(i => i).ToList();
+        if (topK > 0) order = order.Take(topK).ToList();
+        var scaled = order.Select(i => Math.Exp((logits[i] - logits[order[0]]) / temperature)).ToList();
+        double total = scaled.Sum();
+        var probs = scaled.Select(x => x / total).ToList();
+        int count = order.Count;
+        if (topP < 1)
+        {
+            double cumulative = 0;
+            for (int i = 0; i < count; i++) { cumulative += probs[i]; if (cumulative >= topP) { count = i + 1; break; } }
+        }
+        if (minP > 0)
+        {
+            int keep = 1;
+            while (keep < count && probs[keep] >= minP * probs[0]) keep++;
+            count = keep;
+        }
+        return order.Take(count).ToHashSet();
+    }
+
+    [Theory]
+    [InlineData(1f, 0, 0.5f, 0f)]
+    [InlineData(0.7f, 0, 0.9f, 0f)]
+    [InlineData(1f, 40, 0.8f, 0f)]
+    [InlineData(1f, 0, 1f, 0.2f)]
+    [InlineData(1.3f, 100, 0.95f, 0.05f)]
+    public void FiltersKeepExactlyTheNaiveSet(float temperature, int topK, float topP, float minP)
+    {
+        var rng = new Rng(99);
+        var logits = Enumerable.Range(0, 5000).Select(_ => rng.NextGaussian() * 3).ToArray();
+        var expected = NaiveKeptSet(logits, temperature, topK, topP, minP);
+        var sampler = new Sampler(new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP, MinP = minP, Seed = 5 });
+        var seen = new HashSet<int>();
+        for (int i = 0; i < 4000; i++)
+            seen.Add(sampler.Sample((float[])logits.Clone(), [], []));
+        Assert.Subset(expected, seen);
+        // The most likely kept tokens all show up in 4000 draws.
+        foreach (int id in expected.OrderByDescending(i => logits[i]).Take(3))
+            Assert.Contains(id, seen);
+    }
+
     [Fact]
     public void RepeatPenaltyDemotesSeenTokens()
     {
