@@ -31,5 +31,6 @@ public static class Program
         InitCommand.Create(),
         InfoCommand.Create(),
         ChatTemplateCommand.Create(),
+        EvalCommand.Create(),
     ];
 }
