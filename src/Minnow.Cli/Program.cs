@@ -32,5 +32,6 @@ public static class Program
         InfoCommand.Create(),
         ChatTemplateCommand.Create(),
         EvalCommand.Create(),
+        ConvertCommand.Create(),
     ];
 }

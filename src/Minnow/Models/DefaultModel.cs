@@ -33,22 +33,18 @@ public static class DefaultModel
     /// <summary>&lt;unk&gt;, &lt;s&gt;, &lt;/s&gt; and the 256 bytes.</summary>
     private const int ByteTokenizerSize = 3 + 256;
 
-    /// <summary>The folder holding the default model and its tokenizer.</summary>
-    public static string Folder
-    {
-        get
-        {
-            string home = Environment.GetEnvironmentVariable("MINNOW_HOME") is { Length: > 0 } env
-                ? env
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "minnow");
-            return Path.Combine(home, "default-" + Version);
-        }
-    }
+    /// <summary>Minnow's data folder: $MINNOW_HOME, or "minnow" in the user's local application data.</summary>
+    public static string Home => Environment.GetEnvironmentVariable("MINNOW_HOME") is { Length: > 0 } env
+        ? env
+        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "minnow");
 
     /// <summary>Returns the default model's path, writing it (and tokenizer.bin beside it) first if it is not there yet.</summary>
-    public static string EnsureCreated()
+    public static string EnsureCreated() => EnsureCreatedIn(Home);
+
+    /// <summary>As <see cref="EnsureCreated"/>, under the given Minnow data folder.</summary>
+    public static string EnsureCreatedIn(string home)
     {
-        string folder = Folder;
+        string folder = Path.Combine(home, "default-" + Version);
         string model = Path.Combine(folder, "model.bin");
         string tokenizer = Path.Combine(folder, "tokenizer.bin");
         if (File.Exists(model) && File.Exists(tokenizer))

@@ -173,7 +173,7 @@ public class GgufTests
     private static string WriteF32Gguf(ILanguageModel model)
     {
         string path = Path.Combine(Directory.CreateTempSubdirectory("minnow-gguf-").FullName, "model.gguf");
-        GgufModelWriter.Write(path, model, (_, _) => Minnow.Tensors.DType.F32, (t, _) => t, [], "test");
+        GgufModelWriter.Write(path, model, (_, _, _) => Minnow.Tensors.DType.F32, (t, _) => t, [], "test");
         return path;
     }
 

@@ -16,11 +16,11 @@ public static class GgufModelWriter
 
     /// <param name="path">The .gguf file to write.</param>
     /// <param name="model">A Llama-family or GPT-2 model.</param>
-    /// <param name="typeOf">The stored type of each 2-D weight, from its GGUF name, its layer (or -1) and the layer count.</param>
+    /// <param name="typeOf">The stored type of each 2-D weight, from its GGUF name, its layer (or -1) and its shape.</param>
     /// <param name="store">Converts an F32 tensor to a stored type.</param>
     /// <param name="extraMetadata">Tokenizer, chat template and other keys to append.</param>
     /// <param name="name">general.name.</param>
-    public static void Write(string path, ILanguageModel model, Func<string, int, DType> typeOf, Store store,
+    public static void Write(string path, ILanguageModel model, Func<string, int, int[], DType> typeOf, Store store,
         IEnumerable<KeyValuePair<string, GgufValue>> extraMetadata, string name)
     {
         var c = model.Config;
@@ -34,7 +34,7 @@ public static class GgufModelWriter
         foreach (var (tensorName, layer, tensor) in tensors)
         {
             var f32 = TensorConvert.ToF32(tensor).WithName(tensorName);
-            var type = f32.Shape.Length >= 2 ? typeOf(tensorName, layer) : DType.F32;
+            var type = f32.Shape.Length >= 2 ? typeOf(tensorName, layer, f32.Shape) : DType.F32;
             stored.Add(type == DType.F32 ? f32 : store(f32, type).WithName(tensorName));
         }
         var metadata = Metadata(c, name, FileType(stored)).Concat(extraMetadata).ToList();

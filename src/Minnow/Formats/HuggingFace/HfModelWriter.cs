@@ -38,6 +38,35 @@ public static class HfModelWriter
     public static void Write(string folder, ModelConfig config, Gpt2Weights weights, DType dtype = DType.F32) =>
         WriteFolder(folder, ConfigJson(config, dtype), Gpt2Tensors(weights), dtype);
 
+    /// <summary>The files besides the weights a model folder carries, copied from the source model: its tokenizer and configs.</summary>
+    private static readonly string[] TokenizerFiles =
+        ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "tokenizer.model", "vocab.json", "merges.txt"];
+
+    /// <summary>
+    /// Gives a written folder the source model's tokenizer: a HF source's tokenizer and generation files are copied; a
+    /// llama2.c source's tokenizer.bin is copied beside the weights; the chat template and BOS/EOS strings are kept in
+    /// tokenizer_config.json when the source had none.
+    /// </summary>
+    public static void WriteTokenizerFiles(string folder, LoadedModel source)
+    {
+        string from = Directory.Exists(source.Source) ? source.Source : Path.GetDirectoryName(Path.GetFullPath(source.Source))!;
+        bool copied = false;
+        if (Directory.Exists(source.Source))
+            foreach (string name in TokenizerFiles)
+                if (File.Exists(Path.Combine(from, name)))
+                {
+                    File.Copy(Path.Combine(from, name), Path.Combine(folder, name), overwrite: true);
+                    copied = true;
+                }
+        if (source.Format == "llama2c" && File.Exists(Path.Combine(from, "tokenizer.bin")))
+            File.Copy(Path.Combine(from, "tokenizer.bin"), Path.Combine(folder, "tokenizer.bin"), overwrite: true);
+        if (!copied && (source.ChatTemplate is not null || source.BosToken is not null || source.EosToken is not null))
+        {
+            var config = new JsonObject { ["bos_token"] = source.BosToken, ["eos_token"] = source.EosToken, ["chat_template"] = source.ChatTemplate };
+            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+    }
+
     private static void WriteFolder(string folder, JsonObject config, IEnumerable<Tensor> tensors, DType dtype)
     {
         if (dtype is not (DType.F32 or DType.F16 or DType.BF16))
