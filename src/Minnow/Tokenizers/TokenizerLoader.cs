@@ -1,3 +1,5 @@
+using Minnow.Tokenizers.SentencePiece;
+
 namespace Minnow.Tokenizers;
 
 /// <summary>
@@ -7,10 +9,14 @@ namespace Minnow.Tokenizers;
 public static class TokenizerLoader
 {
     /// <summary>File names looked for, in order, when <c>Load</c> is given a folder.</summary>
-    private static readonly string[] FolderCandidates = ["tokenizer.bin"];
+    private static readonly string[] FolderCandidates = ["tokenizer.json", "tokenizer.model", "tokenizer.bin", "encoder.json"];
 
-    /// <summary>Loads the tokenizer at <paramref name="path"/> (a tokenizer file, or a folder holding one).</summary>
-    public static ITokenizer Load(string path)
+    /// <summary>
+    /// Loads the tokenizer at <paramref name="path"/>: an HF <c>tokenizer.json</c>, a SentencePiece <c>.model</c>, a
+    /// llama2.c <c>tokenizer.bin</c>, GPT-2's <c>encoder.json</c> (with <c>vocab.bpe</c> beside it), a <c>.tiktoken</c>
+    /// rank file (with <paramref name="encoding"/>, or an encoding named by the file), or a folder holding one of these.
+    /// </summary>
+    public static ITokenizer Load(string path, string? encoding = null)
     {
         if (Directory.Exists(path))
         {
@@ -18,16 +24,25 @@ public static class TokenizerLoader
             {
                 string candidate = Path.Combine(path, name);
                 if (File.Exists(candidate))
-                    return Load(candidate);
+                    return Load(candidate, encoding);
             }
             throw new ModelFormatException(path, $"no tokenizer found in this folder (looked for {string.Join(", ", FolderCandidates)})");
         }
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: file not found", path);
-        return Path.GetExtension(path).ToLowerInvariant() switch
+        if (encoding is not null && !path.EndsWith(".tiktoken", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidInputException($"--encoding applies to .tiktoken rank files, not to {Path.GetFileName(path)}");
+        string fileName = Path.GetFileName(path).ToLowerInvariant();
+        return Path.GetExtension(fileName) switch
         {
             ".bin" => Llama2cTokenizer.Load(path),
-            _ => throw new ModelFormatException(path, "unrecognised tokenizer format (expected llama2.c tokenizer.bin)"),
+            ".model" => SentencePieceTokenizer.Load(path),
+            ".tiktoken" => Tiktoken.Load(path, encoding ?? Tiktoken.GuessEncoding(path)
+                ?? throw new InvalidInputException($"{path}: a .tiktoken file needs an encoding name ({string.Join(", ", Tiktoken.EncodingNames)})")),
+            ".json" when fileName == "encoder.json" => Gpt2Encoder.Load(path),
+            ".json" => TokenizerJson.Load(path),
+            _ => throw new ModelFormatException(path,
+                "unrecognised tokenizer format (expected tokenizer.json, a SentencePiece .model, tokenizer.bin, encoder.json or a .tiktoken file)"),
         };
     }
 

@@ -1,0 +1,422 @@
+using System.Text;
+using Minnow.Tokenizers.Models;
+using Minnow.Tokenizers.Pipeline;
+
+namespace Minnow.Tokenizers.SentencePiece;
+
+/// <summary>
+/// A SentencePiece <c>.model</c> tokenizer, encoding as SentencePiece's <c>EncodeAsIds</c> does: normalize (the compiled
+/// rules if any; optionally drop leading, trailing and repeated spaces; a dummy-prefix space; spaces as '▁'), segment
+/// (BPE: merge the adjacent pair whose concatenation is the highest-scoring piece; Unigram: Viterbi; also the Char and
+/// Word models), then map pieces to ids, spelling unknown pieces as "&lt;0xXX&gt;" byte pieces when byte fallback is on
+/// and fusing runs of unknowns otherwise. User-defined pieces are matched first and never split or merged.
+/// Control-piece text ("&lt;s&gt;") is plain text unless <c>parseSpecial</c> is set; <c>addSpecial</c> adds BOS.
+/// </summary>
+public sealed class SentencePieceTokenizer : ITokenizer
+{
+    private const char Whitespace = '\u2581';
+
+    private readonly SentencePieceModel _model;
+    private readonly string[] _pieces;
+    private readonly float[] _scores;
+    private readonly PieceType[] _types;
+    /// <summary>Normal, user-defined and unused pieces: what segmentation may produce.</summary>
+    private readonly Dictionary<string, int> _ordinary = new(StringComparer.Ordinal);
+    /// <summary>Control, unknown and byte pieces.</summary>
+    private readonly Dictionary<string, int> _reserved = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _ordinaryLookup;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _reservedLookup;
+    private readonly string[] _userDefined;
+    private readonly PrecompiledCharsMap? _charsMap;
+    private readonly UnigramModel? _unigram;
+    private readonly int[] _byteIds = new int[256];
+    /// <summary>
+    /// True when no piece holds '▁' after another character, so no piece can span the start of a '▁'-word and each
+    /// word can be segmented (and cached) on its own with the same result as the whole text.
+    /// </summary>
+    private readonly bool _wordsAreIndependent;
+    private readonly WordCache _cache = new();
+    private readonly AddedVocabulary _specials;
+
+    public SentencePieceModel Model => _model;
+    public int VocabSize => _pieces.Length;
+    public int? BosId { get; }
+    public int? EosId { get; }
+
+    /// <summary>Loads a .model file.</summary>
+    public static SentencePieceTokenizer Load(string path) => new(SentencePieceModel.Load(path), path);
+
+    public SentencePieceTokenizer(SentencePieceModel model, string? path = null)
+    {
+        _model = model;
+        int n = model.Pieces.Count;
+        _pieces = new string[n];
+        _scores = new float[n];
+        _types = new PieceType[n];
+        var userDefined = new List<string>();
+        var specials = new List<AddedToken>();
+        _wordsAreIndependent = true;
+        Array.Fill(_byteIds, -1);
+        for (int id = 0; id < n; id++)
+        {
+            var (piece, score, type) = model.Pieces[id];
+            (_pieces[id], _scores[id], _types[id]) = (piece, score, type);
+            bool ordinary = type is PieceType.Normal or PieceType.UserDefined or PieceType.Unused;
+            if (!(ordinary ? _ordinary : _reserved).TryAdd(piece, id))
+                throw new ModelFormatException(path, $"piece {id} '{piece}' is defined twice");
+            if (type == PieceType.UserDefined)
+                userDefined.Add(piece);
+            if (type == PieceType.Byte)
+                _byteIds[ByteFallbackDecoder.TryParseByte(piece, out byte b) ? b : throw new ModelFormatException(path, $"byte piece {id} '{piece}' is not <0xXX>")] = id;
+            if (type is PieceType.Control or PieceType.Unknown && piece.Length > 0)
+                specials.Add(new AddedToken(id, piece, Special: true));
+            if (ordinary && HasWhitespaceAfterOther(piece))
+                _wordsAreIndependent = false;
+        }
+        _ordinaryLookup = _ordinary.GetAlternateLookup<ReadOnlySpan<char>>();
+        _reservedLookup = _reserved.GetAlternateLookup<ReadOnlySpan<char>>();
+        _userDefined = userDefined.OrderByDescending(p => p.Length).ToArray();
+        _specials = new AddedVocabulary(specials);
+        if (model.PrecompiledCharsMap.Length > 0)
+            _charsMap = new PrecompiledCharsMap(model.PrecompiledCharsMap, path);
+        if (model.Algorithm == SentencePieceAlgorithm.Unigram)
+            _unigram = BuildUnigram();
+        if (model.TreatWhitespaceAsSuffix)
+            _wordsAreIndependent = false;
+        BosId = model.BosId >= 0 && model.BosId < n ? model.BosId : null;
+        EosId = model.EosId >= 0 && model.EosId < n ? model.EosId : null;
+    }
+
+    private static bool HasWhitespaceAfterOther(string piece)
+    {
+        for (int i = 1; i < piece.Length; i++)
+            if (piece[i] == Whitespace && piece[i - 1] != Whitespace)
+                return true;
+        return false;
+    }
+
+    /// <summary>
+    /// SentencePiece's unigram lattice uses normal and user-defined pieces; a user-defined piece scores
+    /// length x (highest normal score, at least FLT_MIN) - 0.1 so that it is always chosen.
+    /// </summary>
+    private UnigramModel BuildUnigram()
+    {
+        float maxScore = float.Epsilon;
+        foreach (var (piece, score, type) in _model.Pieces)
+            if (type == PieceType.Normal)
+                maxScore = Math.Max(maxScore, score);
+        maxScore = Math.Max(maxScore, 1.17549435E-38f);
+        var scores = new double[_pieces.Length];
+        for (int id = 0; id < scores.Length; id++)
+            scores[id] = _types[id] == PieceType.UserDefined ? CodePoints(_pieces[id]) * maxScore - 0.1 : _scores[id];
+        return new UnigramModel(_pieces, scores, _model.UnkId, byteFallback: false,
+            id => _types[id] is PieceType.Normal or PieceType.UserDefined, singlePrecision: true);
+    }
+
+    private static int CodePoints(string s) => s.Length - s.Count(char.IsLowSurrogate);
+
+    public int[] Encode(string text, bool addSpecial = false, bool? parseSpecial = null)
+    {
+        var ids = new List<int>(text.Length / 3 + 4);
+        if (addSpecial && BosId is int bos)
+            ids.Add(bos);
+        if (parseSpecial == true)
+        {
+            var segments = new List<Segment>();
+            _specials.SplitRaw(text, parseSpecial: true, segments);
+            foreach (var segment in segments)
+            {
+                if (segment.IsToken)
+                    ids.Add(segment.TokenId);
+                else
+                    EncodeText(text[segment.Start..segment.End], ids);
+            }
+        }
+        else
+            EncodeText(text, ids);
+        return ids.ToArray();
+    }
+
+    private void EncodeText(string text, List<int> ids)
+    {
+        string normalized = Normalize(text);
+        if (normalized.Length == 0)
+            return;
+        int first = ids.Count;
+        if (!_wordsAreIndependent)
+            SegmentWord(normalized, ids);
+        else
+        {
+            // Words start at each '▁' that follows another character.
+            int start = 0;
+            for (int i = 1; i <= normalized.Length; i++)
+            {
+                if (i < normalized.Length && !(normalized[i] == Whitespace && normalized[i - 1] != Whitespace))
+                    continue;
+                var word = normalized.AsSpan(start, i - start);
+                if (_cache.TryGet(word, out int[] cached))
+                    ids.AddRange(cached);
+                else
+                {
+                    int before = ids.Count;
+                    SegmentWord(word, ids);
+                    _cache.Add(word, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)[before..]);
+                }
+                start = i;
+            }
+        }
+        // Runs of unknown pieces are one unknown piece (SentencePiece merges them so that decoding can copy them).
+        if (!_model.ByteFallback)
+            for (int i = ids.Count - 1; i > first; i--)
+                if (ids[i] == _model.UnkId && ids[i - 1] == _model.UnkId)
+                    ids.RemoveAt(i);
+    }
+
+    /// <summary>Segments text (a word or the whole normalized text) and appends the ids of its pieces.</summary>
+    private void SegmentWord(ReadOnlySpan<char> text, List<int> ids)
+    {
+        switch (_model.Algorithm)
+        {
+            case SentencePieceAlgorithm.Bpe:
+                SegmentBpe(text, ids);
+                break;
+            case SentencePieceAlgorithm.Unigram:
+                foreach (var (id, start, end) in _unigram!.Viterbi(text.ToString()))
+                    AddPiece(text[start..end], ids);
+                break;
+            case SentencePieceAlgorithm.Char:
+                for (int i = 0; i < text.Length;)
+                {
+                    int units = char.IsHighSurrogate(text[i]) && i + 1 < text.Length ? 2 : 1;
+                    AddPiece(text.Slice(i, units), ids);
+                    i += units;
+                }
+                break;
+            case SentencePieceAlgorithm.Word:
+                int wordStart = 0;
+                for (int i = 1; i <= text.Length; i++)
+                    if (i == text.Length || text[i] == Whitespace)
+                    {
+                        AddPiece(text[wordStart..i], ids);
+                        wordStart = i;
+                    }
+                break;
+        }
+    }
+
+    /// <summary>A segmented piece's id: reserved pieces first, then ordinary ones; unknown text becomes byte pieces (with byte fallback) or the unknown id.</summary>
+    private void AddPiece(ReadOnlySpan<char> piece, List<int> ids)
+    {
+        if (_reservedLookup.TryGetValue(piece, out int id) || _ordinaryLookup.TryGetValue(piece, out id))
+        {
+            ids.Add(id);
+            return;
+        }
+        if (_model.ByteFallback)
+        {
+            Span<byte> bytes = stackalloc byte[Encoding.UTF8.GetMaxByteCount(piece.Length)];
+            int length = Encoding.UTF8.GetBytes(piece, bytes);
+            foreach (byte b in bytes[..length])
+                ids.Add(_byteIds[b] >= 0 ? _byteIds[b] : _model.UnkId);
+            return;
+        }
+        ids.Add(_model.UnkId);
+    }
+
+    private void SegmentBpe(ReadOnlySpan<char> text, List<int> ids)
+    {
+        // One symbol per character, except that user-defined pieces are matched first (longest) and frozen.
+        var symbols = new MergeSymbol[text.Length];
+        int count = 0;
+        for (int i = 0; i < text.Length;)
+        {
+            int length = MatchUserDefined(text[i..]);
+            bool frozen = length > 0;
+            if (!frozen)
+                length = char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+            symbols[count++] = new MergeSymbol(-1, i, i + length, frozen);
+            i += length;
+        }
+        string source = text.ToString();
+        var rule = new ScoredConcatenation(this, source);
+        count = BytePairMerger.Merge(symbols.AsSpan(0, count), ref rule);
+        for (int i = 0; i < count; i++)
+            Resegment(source.AsSpan(symbols[i].Start, symbols[i].End - symbols[i].Start), rule.UnusedSplits, ids);
+    }
+
+    /// <summary>An unused piece that a merge produced is split back into the two pieces it was made from, recursively.</summary>
+    private void Resegment(ReadOnlySpan<char> piece, Dictionary<string, (string, string)>? unusedSplits, List<int> ids)
+    {
+        if (unusedSplits is not null && _ordinaryLookup.TryGetValue(piece, out int id) && _types[id] == PieceType.Unused
+            && unusedSplits.TryGetValue(_pieces[id], out var parts))
+        {
+            Resegment(parts.Item1, unusedSplits, ids);
+            Resegment(parts.Item2, unusedSplits, ids);
+            return;
+        }
+        AddPiece(piece, ids);
+    }
+
+    private int MatchUserDefined(ReadOnlySpan<char> text)
+    {
+        foreach (string piece in _userDefined)
+            if (text.StartsWith(piece, StringComparison.Ordinal))
+                return piece.Length;
+        return 0;
+    }
+
+    /// <summary>Two symbols merge when their text together is an ordinary piece; a higher score merges first.</summary>
+    private struct ScoredConcatenation(SentencePieceTokenizer owner, string text) : IMergeRule
+    {
+        public Dictionary<string, (string, string)>? UnusedSplits;
+
+        public bool TryMerge(in MergeSymbol left, in MergeSymbol right, out long priority, out int merged)
+        {
+            priority = 0;
+            if (!owner._ordinaryLookup.TryGetValue(text.AsSpan(left.Start, right.End - left.Start), out merged))
+                return false;
+            // Order floats descending as integers: flip the bits of negatives so the integer order is the float order.
+            int bits = BitConverter.SingleToInt32Bits(owner._scores[merged]);
+            priority = -(long)(bits >= 0 ? bits : bits ^ 0x7FFFFFFF);
+            if (owner._types[merged] == PieceType.Unused)
+                (UnusedSplits ??= [])[owner._pieces[merged]] = (text[left.Start..left.End], text[right.Start..right.End]);
+            return true;
+        }
+    }
+
+    /// <summary>SentencePiece's normalizer, on UTF-8 bytes as the original works.</summary>
+    internal string Normalize(string text)
+    {
+        byte[] input = Encoding.UTF8.GetBytes(text);
+        var output = new List<byte>(input.Length + 8);
+        bool removeExtra = _model.RemoveExtraWhitespaces;
+        ReadOnlySpan<byte> space = _model.EscapeWhitespaces ? "\u2581"u8 : " "u8;
+        int position = 0;
+        if (removeExtra)
+            while (position < input.Length)
+            {
+                var piece = NormalizePrefix(input, position, out int consumed);
+                if (!piece.SequenceEqual(" "u8))
+                    break;
+                position += consumed;
+            }
+        if (position == input.Length)
+            return "";
+        bool suffix = _model.TreatWhitespaceAsSuffix;
+        if (!suffix && _model.AddDummyPrefix)
+            output.AddRange(space);
+        bool previousSpace = removeExtra;
+        while (position < input.Length)
+        {
+            var piece = NormalizePrefix(input, position, out int consumed);
+            if (previousSpace)
+                while (piece.Length > 0 && piece[0] == ' ')
+                    piece = piece[1..];
+            if (piece.Length > 0)
+            {
+                foreach (byte b in piece)
+                    if (b == ' ' && _model.EscapeWhitespaces)
+                        output.AddRange(space);
+                    else
+                        output.Add(b);
+                previousSpace = piece[^1] == ' ';
+            }
+            position += consumed;
+            if (!removeExtra)
+                previousSpace = false;
+        }
+        if (removeExtra)
+            while (output.Count >= space.Length && System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[^space.Length..].SequenceEqual(space))
+                output.RemoveRange(output.Count - space.Length, space.Length);
+        if (suffix && _model.AddDummyPrefix)
+            output.AddRange(space);
+        return Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output));
+    }
+
+    /// <summary>The normalized form of the text at <paramref name="position"/> and how many input bytes it stands for.</summary>
+    private ReadOnlySpan<byte> NormalizePrefix(byte[] input, int position, out int consumed)
+    {
+        var rest = input.AsSpan(position);
+        consumed = 0;
+        foreach (string piece in _userDefined)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(piece);
+            if (rest.StartsWith(bytes))
+                consumed = bytes.Length;
+                return rest[..bytes.Length];
+        }
+        if (_charsMap is not null && _charsMap.TryLongest(rest, out consumed, out var replacement))
+            return replacement;
+        // A malformed byte becomes U+FFFD and consumes one byte, as in SentencePiece.
+        if (System.Text.Rune.DecodeFromUtf8(rest, out _, out consumed) == System.Buffers.OperationStatus.Done)
+            return rest[..consumed];
+        consumed = 1;
+        return "\uFFFD"u8;
+    }
+
+    public string Decode(ReadOnlySpan<int> ids, bool skipSpecial = false)
+    {
+        var text = new StringBuilder();
+        var bytes = new List<byte>();
+        // Only the first piece that is not a control piece loses its dummy-prefix '▁'.
+        bool atStart = true;
+        void FlushBytes()
+        {
+            if (bytes.Count == 0)
+                return;
+            AppendUtf8(text, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
+            bytes.Clear();
+        }
+        foreach (int id in ids)
+        {
+            if ((uint)id >= (uint)_pieces.Length)
+                throw new InvalidInputException($"token id {id} is outside the vocabulary [0, {_pieces.Length})");
+            switch (_types[id])
+            {
+                case PieceType.Byte:
+                    bytes.Add((byte)Array.IndexOf(_byteIds, id));
+                    atStart = false;
+                    continue;
+                case PieceType.Control:
+                    continue;
+            }
+            FlushBytes();
+            bool first = atStart;
+            atStart = false;
+            if (_types[id] == PieceType.Unknown)
+            {
+                if (!skipSpecial)
+                    text.Append(_model.UnkSurface);
+                continue;
+            }
+            string piece = _pieces[id];
+            // The dummy-prefix space of the first piece of the text is not part of the text.
+            if (first && !_model.TreatWhitespaceAsSuffix && piece.StartsWith(Whitespace) && (_model.AddDummyPrefix || _model.RemoveExtraWhitespaces))
+                piece = piece[1..];
+            text.Append(piece.Replace(Whitespace, ' '));
+        }
+        FlushBytes();
+        return text.ToString();
+    }
+
+    /// <summary>UTF-8 to text with one U+FFFD for each byte of an invalid sequence, as SentencePiece decodes byte pieces.</summary>
+    private static void AppendUtf8(StringBuilder text, ReadOnlySpan<byte> bytes)
+    {
+        while (bytes.Length > 0)
+        {
+            var status = System.Text.Rune.DecodeFromUtf8(bytes, out var rune, out int consumed);
+            if (status == System.Buffers.OperationStatus.Done)
+                text.Append(rune.ToString());
+            else
+                text.Append('\uFFFD', consumed);
+            bytes = bytes[consumed..];
+        }
+    }
+
+    public string IdToToken(int id) =>
+        (uint)id < (uint)_pieces.Length ? _pieces[id] : throw new InvalidInputException($"token id {id} is outside the vocabulary [0, {_pieces.Length})");
+
+    public int? TokenToId(string token) => _reserved.TryGetValue(token, out int id) || _ordinary.TryGetValue(token, out id) ? id : null;
+
+    public bool IsSpecial(int id) => (uint)id < (uint)_types.Length && _types[id] is PieceType.Control or PieceType.Unknown;
+}
