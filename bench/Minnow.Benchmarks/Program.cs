@@ -3,11 +3,13 @@ using Minnow.Benchmarks;
 
 // `limits`: the machine's FMA peak and read bandwidth (the baselines kernel targets are measured against).
 // `gemm`: GFLOP/s of the GEMM kernel on the target shapes, as a ratio of the FMA peak measured in the same run.
+// `tokenizers`: single-thread encode MB/s of each reference tokenizer on tinyshakespeare.txt.
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *MatMul*`).
 return args.FirstOrDefault() switch
 {
     "limits" => MachineLimits.Run(args.Skip(1).ToArray()),
     "gemm" => GemmThroughput.Run(args.Skip(1).ToArray()),
+    "tokenizers" => TokenizerThroughput.Run(args.Skip(1).ToArray()),
     _ => RunBenchmarkDotNet(args),
 };
 

@@ -64,7 +64,7 @@ internal sealed class BpeModel : ITokenModel
             _unkId = vocab.TryGetValue(unk, out int unkId) ? unkId : throw new ModelFormatException(sourcePath, $"model.unk_token '{unk}' is not in the vocabulary");
 
         int prefixLength = options.ContinuingSubwordPrefix?.Length ?? 0;
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        _merges = new Dictionary<long, (int, int)>(merges.Count, PairKeyComparer.Instance);
         for (int rank = 0; rank < merges.Count; rank++)
         {
             var (left, right) = merges[rank];
@@ -128,26 +128,26 @@ internal sealed class BpeModel : ITokenModel
     /// <summary>Byte-level input: one symbol per UTF-8 byte, ids straight from the byte table.</summary>
     private void TokenizeBytes(ReadOnlySpan<char> piece, List<int> ids)
     {
-        int maxBytes = Encoding.UTF8.GetMaxByteCount(piece.Length);
-        byte[] rented = ArrayPool<byte>.Shared.Rent(maxBytes);
-        MergeSymbol[] symbols = ArrayPool<MergeSymbol>.Shared.Rent(maxBytes);
+        byte[] bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(piece.Length));
+        MergeSymbol[]? rented = null;
         try
         {
-            int length = Encoding.UTF8.GetBytes(piece, rented);
-            var bytes = rented.AsSpan(0, length);
-            if (_byteVocab is not null && SpanLookup.ForBytes(_byteVocab).TryGetValue(bytes, out int whole))
+            int length = Encoding.UTF8.GetBytes(piece, bytes);
+            if (_byteVocab is not null && SpanLookup.ForBytes(_byteVocab).TryGetValue(bytes.AsSpan(0, length), out int whole))
             {
                 ids.Add(whole);
                 return;
             }
+            Span<MergeSymbol> symbols = length <= 64 ? stackalloc MergeSymbol[length] : (rented = ArrayPool<MergeSymbol>.Shared.Rent(length)).AsSpan(0, length);
             for (int i = 0; i < length; i++)
                 symbols[i] = new MergeSymbol(_byteIds![bytes[i]], i, i + 1);
-            MergeAndEmit(symbols.AsSpan(0, length), ids);
+            MergeAndEmit(symbols, ids);
         }
         finally
         {
-            ArrayPool<MergeSymbol>.Shared.Return(symbols);
-            ArrayPool<byte>.Shared.Return(rented);
+            ArrayPool<byte>.Shared.Return(bytes);
+            if (rented is not null)
+                ArrayPool<MergeSymbol>.Shared.Return(rented);
         }
     }
 

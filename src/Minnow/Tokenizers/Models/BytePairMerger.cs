@@ -35,6 +35,7 @@ internal interface IMergeRule
 /// with the lowest priority, the leftmost on ties, until no pair merges. A binary heap of candidate pairs over a linked
 /// list of symbols makes it O(n log n) in the word length, so a 100k-character word or a megabyte of spaces costs
 /// seconds at worst, never hours; a heap entry whose symbols have changed since it was pushed is skipped when popped.
+/// Short words (most of them) take a linear rescan instead, which gives the same merges with less bookkeeping.
 /// </summary>
 internal static class BytePairMerger
 {
@@ -53,6 +54,9 @@ internal static class BytePairMerger
         public int Merged;
     }
 
+    /// <summary>Words up to this many symbols merge by rescanning their pairs, which beats the heap on short words.</summary>
+    private const int LinearLimit = 24;
+
     /// <summary>
     /// Merges <paramref name="symbols"/> (in text order) in place; returns how many remain, compacted to the front.
     /// </summary>
@@ -61,6 +65,64 @@ internal static class BytePairMerger
         int n = symbols.Length;
         if (n < 2)
             return n;
+        return n <= LinearLimit ? MergeByScan(symbols, ref rule) : MergeByHeap(symbols, ref rule);
+    }
+
+    /// <summary>
+    /// The same merge order for short words, as tiktoken does it: keep each adjacent pair's priority in an array, take
+    /// the lowest (leftmost on ties), merge, and recompute only the two pairs next to the merged symbol.
+    /// </summary>
+    private static int MergeByScan<TRule>(Span<MergeSymbol> symbols, ref TRule rule) where TRule : struct, IMergeRule
+    {
+        int n = symbols.Length;
+        Span<long> priority = stackalloc long[LinearLimit];
+        Span<int> merged = stackalloc int[LinearLimit];
+        for (int i = 0; i + 1 < n; i++)
+            priority[i] = PairPriority(symbols, i, i + 1, ref rule, out merged[i]);
+        int count = n;
+        long steps = 0;
+        while (count > 1)
+        {
+            steps++;
+            int best = -1;
+            long bestPriority = long.MaxValue;
+            for (int i = 0; i + 1 < count; i++)
+                if (priority[i] < bestPriority)
+                    (best, bestPriority) = (i, priority[i]);
+            if (best < 0)
+                break;
+            symbols[best].Id = merged[best];
+            symbols[best].End = symbols[best + 1].End;
+            for (int i = best + 1; i + 1 < count; i++)
+            {
+                symbols[i] = symbols[i + 1];
+                priority[i] = priority[i + 1];
+                merged[i] = merged[i + 1];
+            }
+            count--;
+            if (best + 1 < count)
+                priority[best] = PairPriority(symbols, best, best + 1, ref rule, out merged[best]);
+            else
+                priority[best] = long.MaxValue;
+            if (best > 0)
+                priority[best - 1] = PairPriority(symbols, best - 1, best, ref rule, out merged[best - 1]);
+        }
+        t_steps += steps;
+        return count;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long PairPriority<TRule>(Span<MergeSymbol> symbols, int left, int right, ref TRule rule, out int merged) where TRule : struct, IMergeRule
+    {
+        if (!symbols[left].Frozen && !symbols[right].Frozen && rule.TryMerge(symbols[left], symbols[right], out long priority, out merged))
+            return priority;
+        merged = -1;
+        return long.MaxValue;
+    }
+
+    private static int MergeByHeap<TRule>(Span<MergeSymbol> symbols, ref TRule rule) where TRule : struct, IMergeRule
+    {
+        int n = symbols.Length;
         for (int i = 0; i < n; i++)
         {
             symbols[i].Prev = i - 1;
@@ -68,13 +130,14 @@ internal static class BytePairMerger
         }
         Candidate[] heap = ArrayPool<Candidate>.Shared.Rent(n + 16);
         int count = 0;
+        long steps = 0;
         try
         {
             for (int i = 0; i + 1 < n; i++)
                 Consider(symbols, i, ref rule, ref heap, ref count);
             while (count > 0)
             {
-                t_steps++;
+                steps++;
                 Candidate top = heap[0];
                 Pop(heap, ref count);
                 ref MergeSymbol left = ref symbols[top.Left];
@@ -98,6 +161,7 @@ internal static class BytePairMerger
         finally
         {
             ArrayPool<Candidate>.Shared.Return(heap);
+            t_steps += steps;
         }
         int kept = 0;
         for (int i = 0; i >= 0; i = symbols[i].Next)

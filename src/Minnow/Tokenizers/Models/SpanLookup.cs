@@ -22,6 +22,17 @@ internal sealed class ByteSequenceComparer : IEqualityComparer<byte[]>, IAlterna
     }
 }
 
+/// <summary>
+/// Hashes packed id pairs (<see cref="SpanLookup.PairKey"/>) well: <c>long.GetHashCode</c> xors the halves, so every
+/// pair (a, b) collides with (b, a) and with all pairs of equal xor, which made merge lookups crawl.
+/// </summary>
+internal sealed class PairKeyComparer : IEqualityComparer<long>
+{
+    public static readonly PairKeyComparer Instance = new();
+    public bool Equals(long x, long y) => x == y;
+    public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
+}
+
 /// <summary>Helpers to look a span up in dictionaries keyed by strings or byte arrays.</summary>
 internal static class SpanLookup
 {

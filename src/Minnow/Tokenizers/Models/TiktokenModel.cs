@@ -60,39 +60,31 @@ internal sealed class TiktokenModel : ITokenModel
             return;
         }
         int start = ids.Count;
-        byte[] rented = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(piece.Length));
+        byte[] bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(piece.Length));
+        MergeSymbol[]? rented = null;
         try
         {
-            int length = Encoding.UTF8.GetBytes(piece, rented);
-            var bytes = rented.AsSpan(0, length);
-            if (SpanLookup.ForBytes(_ranks).TryGetValue(bytes, out int whole))
+            int length = Encoding.UTF8.GetBytes(piece, bytes);
+            if (SpanLookup.ForBytes(_ranks).TryGetValue(bytes.AsSpan(0, length), out int whole))
                 ids.Add(whole);
             else
-                Merge(rented, length, ids);
+            {
+                Span<MergeSymbol> symbols = length <= 64 ? stackalloc MergeSymbol[length] : (rented = ArrayPool<MergeSymbol>.Shared.Rent(length)).AsSpan(0, length);
+                for (int i = 0; i < length; i++)
+                    symbols[i] = new MergeSymbol(_singleByteIds[bytes[i]], i, i + 1);
+                var rule = new ConcatenationRanks(SpanLookup.ForBytes(_ranks), bytes);
+                int count = BytePairMerger.Merge(symbols, ref rule);
+                for (int i = 0; i < count; i++)
+                    ids.Add(symbols[i].Id);
+            }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            ArrayPool<byte>.Shared.Return(bytes);
+            if (rented is not null)
+                ArrayPool<MergeSymbol>.Shared.Return(rented);
         }
         _cache.Add(piece, SpanLookup.AsSpan(ids)[start..]);
-    }
-
-    private void Merge(byte[] bytes, int length, List<int> ids)
-    {
-        MergeSymbol[] symbols = ArrayPool<MergeSymbol>.Shared.Rent(length);
-        try
-        {
-            for (int i = 0; i < length; i++)
-                symbols[i] = new MergeSymbol(_singleByteIds[bytes[i]], i, i + 1);
-            var rule = new ConcatenationRanks(SpanLookup.ForBytes(_ranks), bytes);
-            int count = BytePairMerger.Merge(symbols.AsSpan(0, length), ref rule);
-            for (int i = 0; i < count; i++)
-                ids.Add(symbols[i].Id);
-        }
-        finally
-        {
-            ArrayPool<MergeSymbol>.Shared.Return(symbols);
-        }
     }
 
     /// <summary>Two adjacent parts merge when their bytes together are a token; its rank is the priority.</summary>

@@ -15,6 +15,8 @@ internal sealed class WordCache
     private readonly ConcurrentDictionary<string, int[]> _map = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly int _capacity;
+    /// <summary>Approximate entry count (ConcurrentDictionary.Count takes every lock, too slow to ask per add).</summary>
+    private int _count;
 
     public WordCache(int capacity = 65536)
     {
@@ -28,8 +30,12 @@ internal sealed class WordCache
     {
         if (piece.Length > MaxPieceLength)
             return;
-        if (_map.Count >= _capacity)
+        if (_count >= _capacity)
+        {
             _map.Clear();
-        _lookup.TryAdd(piece, ids.ToArray());
+            _count = 0;
+        }
+        if (_lookup.TryAdd(piece, ids.ToArray()))
+            Interlocked.Increment(ref _count);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Minnow.Tokenizers.Models;
 using Minnow.Tokenizers.Text;
 
 namespace Minnow.Tokenizers.Pipeline;
@@ -38,6 +39,22 @@ internal static class Splitting
         var matches = t_matches ??= [];
         matches.Clear();
         splitter.FindAll(piece.Span, matches);
+        if (behavior == SplitBehavior.Isolated && !invert)
+        {
+            // The common case (every GPT-style split): matches and the gaps between them, in order.
+            int previous = 0;
+            foreach (var (start, end) in SpanLookup.AsSpan(matches))
+            {
+                if (start > previous)
+                    output.Add(piece.Slice(previous, start));
+                if (end > start)
+                    output.Add(piece.Slice(start, end));
+                previous = end;
+            }
+            if (previous < piece.Length)
+                output.Add(piece.Slice(previous, piece.Length));
+            return;
+        }
         Split(piece, matches, behavior, invert, output);
     }
 

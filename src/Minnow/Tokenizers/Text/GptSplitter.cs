@@ -90,11 +90,11 @@ internal sealed class GptSplitter : PatternSplitter
             }
         }
         if (CharClass.IsLetter(category))
-            return Run(s, start, static cp => CharClass.IsLetter(cp));
+            return Run<Letter>(s, start);
         if (CharClass.IsNumber(category))
-            return Run(s, start, static cp => CharClass.IsNumber(cp));
+            return Run<Number>(s, start);
         if (!CharClass.IsWhiteSpace(c))
-            return Run(s, start, IsOther);
+            return Run<Other>(s, start);
         return WhiteSpace(s, p, newlines: false);
     }
 
@@ -106,16 +106,16 @@ internal sealed class GptSplitter : PatternSplitter
         var category = CharClass.Category(c);
         // [^\r\n\p{L}\p{N}]?\p{L}+
         if (CharClass.IsLetter(category))
-            return Run(s, p, static cp => CharClass.IsLetter(cp));
+            return Run<Letter>(s, p);
         if (!IsLineBreak(c) && !CharClass.IsNumber(category) && p + u < s.Length && CharClass.IsLetter(CharClass.CodePointAt(s, p + u, out _)))
-            return Run(s, p + u, static cp => CharClass.IsLetter(cp));
+            return Run<Letter>(s, p + u);
         // \p{N}{1,3} (Qwen: \p{N})
         if (CharClass.IsNumber(category))
             return Digits(s, p, _flavor == Flavor.Qwen ? 1 : 3);
         // " ?[^\s\p{L}\p{N}]+[\r\n]*"
         int other = OtherStart(s, p, c);
         if (other >= 0)
-            return Run(s, Run(s, other, IsOther), static cp => IsLineBreak(cp));
+            return Run<LineBreak>(s, Run<Other>(s, other));
         return WhiteSpace(s, p, newlines: true);
     }
 
@@ -131,7 +131,7 @@ internal sealed class GptSplitter : PatternSplitter
         // " ?[^\s\p{L}\p{N}]+[\r\n/]*"
         int other = OtherStart(s, p, c);
         if (other >= 0)
-            return Run(s, Run(s, other, IsOther), static cp => IsLineBreak(cp) || cp == '/');
+            return Run<LineBreakOrSlash>(s, Run<Other>(s, other));
         return WhiteSpace(s, p, newlines: true);
     }
 
@@ -172,7 +172,7 @@ internal sealed class GptSplitter : PatternSplitter
         }
         int end;
         if (b < s.Length && IsLowerClass(CharClass.Category(CharClass.CodePointAt(s, b, out _))))
-            end = Run(s, b, static cp => IsLowerClass(CharClass.Category(cp)));
+            end = Run<LowerClass>(s, b);
         else if (lastBoth >= 0)
             end = lastBoth;
         else
@@ -183,10 +183,10 @@ internal sealed class GptSplitter : PatternSplitter
     /// <summary><c>U+L*C?</c> at <paramref name="a"/>.</summary>
     private int UpperRun(ReadOnlySpan<char> s, int a)
     {
-        int b = Run(s, a, static cp => IsUpperClass(CharClass.Category(cp)));
+        int b = Run<UpperClass>(s, a);
         if (b == a)
             return -1;
-        int end = Run(s, b, static cp => IsLowerClass(CharClass.Category(cp)));
+        int end = Run<LowerClass>(s, b);
         return end + Contraction(s, end, apostropheIncluded: true);
     }
 
@@ -276,17 +276,58 @@ internal sealed class GptSplitter : PatternSplitter
         return q;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Run(ReadOnlySpan<char> s, int p, Func<int, bool> inClass)
+    /// <summary>Where the run of characters of class <typeparamref name="T"/> starting at <paramref name="p"/> ends.</summary>
+    private static int Run<T>(ReadOnlySpan<char> s, int p) where T : struct, ICharTest
     {
         while (p < s.Length)
         {
             int c = CharClass.CodePointAt(s, p, out int units);
-            if (!inClass(c))
+            if (!T.Test(c))
                 break;
             p += units;
         }
         return p;
+    }
+
+    /// <summary>A character class as a type, so each run loop is compiled with its test inlined.</summary>
+    private interface ICharTest
+    {
+        static abstract bool Test(int c);
+    }
+
+    private struct Letter : ICharTest
+    {
+        public static bool Test(int c) => c < 128 ? char.IsAsciiLetter((char)c) : CharClass.IsLetter(c);
+    }
+
+    private struct Number : ICharTest
+    {
+        public static bool Test(int c) => c < 128 ? char.IsAsciiDigit((char)c) : CharClass.IsNumber(c);
+    }
+
+    private struct Other : ICharTest
+    {
+        public static bool Test(int c) => IsOther(c);
+    }
+
+    private struct LineBreak : ICharTest
+    {
+        public static bool Test(int c) => IsLineBreak(c);
+    }
+
+    private struct LineBreakOrSlash : ICharTest
+    {
+        public static bool Test(int c) => IsLineBreak(c) || c == '/';
+    }
+
+    private struct UpperClass : ICharTest
+    {
+        public static bool Test(int c) => IsUpperClass(CharClass.Category(c));
+    }
+
+    private struct LowerClass : ICharTest
+    {
+        public static bool Test(int c) => IsLowerClass(CharClass.Category(c));
     }
 
     /// <summary><c>[^\s\p{L}\p{N}]</c>.</summary>

@@ -122,7 +122,7 @@ internal static class UnicodeNormalization
         public readonly Dictionary<int, byte> Classes = [];
         public readonly Dictionary<int, int[]> Canonical = [];
         public readonly Dictionary<int, int[]> Compatibility = [];
-        public readonly Dictionary<long, int> Compositions = [];
+        public readonly Dictionary<long, int> Compositions = new(Models.PairKeyComparer.Instance);
         /// <summary>BMP characters each form leaves alone whatever surrounds them: [NFD, NFC, NFKD, NFKC].</summary>
         public readonly StableSet[] Stable = [new(), new(), new(), new()];
         public string UnicodeVersion = "";
