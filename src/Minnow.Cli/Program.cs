@@ -33,5 +33,7 @@ public static class Program
         ChatTemplateCommand.Create(),
         EvalCommand.Create(),
         ConvertCommand.Create(),
+        TokenizeCommand.Create(),
+        TokenizerCommand.Create(),
     ];
 }

@@ -156,6 +156,8 @@ internal sealed class BpeSuffixDecoder(string suffix) : IDecoder
 /// <summary>Decoders applied in order.</summary>
 internal sealed class SequenceDecoder(IReadOnlyList<IDecoder> steps) : IDecoder
 {
+    public IReadOnlyList<IDecoder> Steps => steps;
+
     public void Decode(List<string> tokens)
     {
         foreach (var step in steps)

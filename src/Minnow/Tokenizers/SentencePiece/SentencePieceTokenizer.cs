@@ -26,7 +26,9 @@ public sealed class SentencePieceTokenizer : ITokenizer
     private readonly Dictionary<string, int> _reserved = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _ordinaryLookup;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _reservedLookup;
+    /// <summary>User-defined pieces, longest first (and as UTF-8 for the normalizer).</summary>
     private readonly string[] _userDefined;
+    private readonly byte[][] _userDefinedUtf8;
     private readonly PrecompiledCharsMap? _charsMap;
     private readonly UnigramModel? _unigram;
     private readonly int[] _byteIds = new int[256];
@@ -76,6 +78,7 @@ public sealed class SentencePieceTokenizer : ITokenizer
         _ordinaryLookup = _ordinary.GetAlternateLookup<ReadOnlySpan<char>>();
         _reservedLookup = _reserved.GetAlternateLookup<ReadOnlySpan<char>>();
         _userDefined = userDefined.OrderByDescending(p => p.Length).ToArray();
+        _userDefinedUtf8 = _userDefined.Select(Encoding.UTF8.GetBytes).OrderByDescending(p => p.Length).ToArray();
         _specials = new AddedVocabulary(specials);
         if (model.PrecompiledCharsMap.Length > 0)
             _charsMap = new PrecompiledCharsMap(model.PrecompiledCharsMap, path);
@@ -338,12 +341,14 @@ public sealed class SentencePieceTokenizer : ITokenizer
     {
         var rest = input.AsSpan(position);
         consumed = 0;
-        foreach (string piece in _userDefined)
+        // User-defined pieces pass through the normalizer untouched.
+        foreach (byte[] piece in _userDefinedUtf8)
         {
-            byte[] bytes = Encoding.UTF8.GetBytes(piece);
-            if (rest.StartsWith(bytes))
-                consumed = bytes.Length;
-                return rest[..bytes.Length];
+            if (rest.StartsWith(piece))
+            {
+                consumed = piece.Length;
+                return rest[..piece.Length];
+            }
         }
         if (_charsMap is not null && _charsMap.TryLongest(rest, out consumed, out var replacement))
             return replacement;
