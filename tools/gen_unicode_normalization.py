@@ -43,3 +43,18 @@ packer = zlib.compressobj(9, zlib.DEFLATED, -15)
 data = packer.compress(bytes(body)) + packer.flush()
 open(out, "wb").write(data)
 print(f"{out}: Unicode {unicodedata.unidata_version}, {len(ccc)} combining classes, {len(decomp)} decompositions, {len(data)} bytes")
+
+# Test fixture: random strings rich in what normalization touches, with their four normal forms.
+import json, random
+rng = random.Random(11)
+pools = ["aeiouAEIOU", "\u0300\u0301\u0302\u0308\u0323\u0327\u031b\u0345\u05b0\u0591\u0e48\u302a", "가각갂\u1100\u1161\u11a8\u1169",
+         "ﬁﬀ½²ⅫÅΩ㎏℃ｆＡ１　ǅǈŉſẛ", "éüÅçñÖ", "日本語한국어", "\u0958\u2126\u212b\u0344\u0f73\u1e9b"]
+cases = []
+for _ in range(400):
+    s = "".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 12)))
+    cases.append({"text": s, **{form: unicodedata.normalize(form, s) for form in ("NFC", "NFD", "NFKC", "NFKD")}})
+fixture = "tests/Minnow.Tests/Tokenizers/Fixtures/unicode_normalization.jsonl"
+with open(fixture, "w") as f:
+    for c in cases:
+        f.write(json.dumps(c, ensure_ascii=False) + "\n")
+print(f"{fixture}: {len(cases)} cases")

@@ -185,8 +185,22 @@ internal static class UnicodeNormalization
         var seconds = new HashSet<int>(tables.Compositions.Keys.Select(k => (int)(k & 0x1FFFFF)));
         for (int c = 0x80; c < 0x10000; c++)
         {
-            if (c is >= 0xD800 and < 0xE000 || tables.Class(c) != 0 || c is >= SBase and < SBase + SCount or >= LBase and < 0x1200)
+            if (c is >= 0xD800 and < 0xE000 || tables.Class(c) != 0)
                 continue;
+            // Hangul: syllables decompose (unstable for NFD/NFKD) but are composed already; vowel and trailing jamo
+            // compose onto what precedes them.
+            if (c is >= SBase and < SBase + SCount)
+            {
+                tables.Stable[1].Add(c);
+                tables.Stable[3].Add(c);
+                continue;
+            }
+            if (c is >= VBase and < VBase + VCount or > TBase and < TBase + TCount)
+            {
+                tables.Stable[0].Add(c);
+                tables.Stable[2].Add(c);
+                continue;
+            }
             bool canonical = raw.TryGetValue(c, out var entry) && !entry.Compat;
             bool any = raw.ContainsKey(c);
             bool composes = seconds.Contains(c);
