@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
+using Minnow.Tokenizers.Models;
+using Minnow.Tokenizers.Text;
 
 namespace Minnow.Tokenizers;
 
@@ -8,8 +10,8 @@ namespace Minnow.Tokenizers;
 /// length and the token's bytes (SentencePiece pieces with '▁' already turned into spaces; byte tokens stored as the
 /// text "&lt;0xXX&gt;"). Encoding follows run.c exactly: a dummy-prefix space, one token per UTF-8 character (or its
 /// bytes as byte tokens when the character is not in the vocabulary), then repeatedly merge the adjacent pair whose
-/// concatenation is in the vocabulary with the highest score (the leftmost on ties). Special-token text in the input
-/// is plain text, as in run.c.
+/// concatenation is in the vocabulary with the highest score (the leftmost on ties), with the shared
+/// <see cref="BytePairMerger"/>. Special-token text in the input is plain text, as in run.c.
 /// </summary>
 public sealed class Llama2cTokenizer : ITokenizer
 {
@@ -17,6 +19,10 @@ public sealed class Llama2cTokenizer : ITokenizer
     private readonly string[] _pieces;
     private readonly float[] _scores;
     private readonly Dictionary<string, int> _ids;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    /// <summary>Whether each space-started word can be encoded (and cached) on its own: no piece holds a space after another character.</summary>
+    private readonly bool _wordsAreIndependent;
+    private readonly WordCache _cache = new();
     private readonly int[] _byteTokens = new int[256];
     private readonly bool[] _special;
 
@@ -90,6 +96,8 @@ public sealed class Llama2cTokenizer : ITokenizer
             }
         }
         MaxTokenLength = maxTokenLength ?? longest;
+        _lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
+        _wordsAreIndependent = MetaspaceWords.AreIndependent(_pieces, ' ');
     }
 
     /// <summary>Writes the tokenizer.bin format (atomically: temp file, then rename).</summary>
@@ -153,77 +161,71 @@ public sealed class Llama2cTokenizer : ITokenizer
     {
         if (text.Length == 0)
             return;
-        if (!_ids.TryGetValue(" ", out int dummyPrefix))
+        if (!_ids.ContainsKey(" "))
             throw new InvalidInputException("this tokenizer has no ' ' token for the dummy prefix");
+        // The dummy-prefix space, then the text as Latin-1 code units of its UTF-8 bytes (how pieces are stored).
+        string bytes = " " + Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(text));
+        if (!_wordsAreIndependent)
+        {
+            EncodeWord(bytes, ids);
+            return;
+        }
+        foreach (var word in MetaspaceWords.Split(bytes, ' '))
+        {
+            if (_cache.TryGet(word, out int[] cached))
+                ids.AddRange(cached);
+            else
+            {
+                int before = ids.Count;
+                EncodeWord(word, ids);
+                _cache.Add(word, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)[before..]);
+            }
+        }
+    }
 
-        // One symbol per UTF-8 character, or per byte when the character is not a token.
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
-        var symbols = new List<int>(bytes.Length + 1) { dummyPrefix };
+    /// <summary>
+    /// One symbol per UTF-8 character (or its bytes as byte tokens when the character is not a piece), then run.c's
+    /// merge loop (the adjacent pair whose concatenation is the best-scoring piece, the leftmost on ties).
+    /// </summary>
+    private void EncodeWord(ReadOnlySpan<char> bytes, List<int> ids)
+    {
+        var symbols = new List<MergeSymbol>(bytes.Length);
         for (int i = 0; i < bytes.Length;)
         {
             int length = 1;
             while (length < 4 && i + length < bytes.Length && (bytes[i + length] & 0xC0) == 0x80)
                 length++;
-            if (_ids.TryGetValue(Encoding.Latin1.GetString(bytes, i, length), out int id))
-                symbols.Add(id);
+            if (_lookup.TryGetValue(bytes.Slice(i, length), out int id))
+                symbols.Add(new MergeSymbol(id, symbols.Count, symbols.Count + 1));
             else
                 for (int j = 0; j < length; j++)
-                    symbols.Add(ByteToken(bytes[i + j]));
+                    symbols.Add(new MergeSymbol(ByteToken((byte)bytes[i + j]), symbols.Count, symbols.Count + 1));
             i += length;
         }
-        ids.AddRange(Merge(symbols));
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(symbols);
+        var rule = new ScoredConcatenation(this);
+        int count = BytePairMerger.Merge(span, ref rule);
+        for (int i = 0; i < count; i++)
+            ids.Add(span[i].Id);
     }
 
-    /// <summary>
-    /// run.c's merge loop (always merge the best-scoring adjacent pair, leftmost on ties) in O(n log n): a heap of
-    /// candidate pairs keyed by (score, position of the left symbol), over a linked list of symbols; stale entries
-    /// (a side already merged away) are skipped when popped.
-    /// </summary>
-    private List<int> Merge(List<int> symbols)
+    /// <summary>Two tokens merge when their pieces together are a piece; a higher score merges first.</summary>
+    private readonly struct ScoredConcatenation(Llama2cTokenizer owner) : IMergeRule
     {
-        int n = symbols.Count;
-        var token = symbols.ToArray();
-        var next = new int[n];
-        var prev = new int[n];
-        var alive = new bool[n];
-        for (int i = 0; i < n; i++)
+        public bool TryMerge(in MergeSymbol left, in MergeSymbol right, out long priority, out int merged)
         {
-            next[i] = i + 1 < n ? i + 1 : -1;
-            prev[i] = i - 1;
-            alive[i] = true;
+            string a = owner._pieces[left.Id], b = owner._pieces[right.Id];
+            Span<char> both = stackalloc char[a.Length + b.Length];
+            a.CopyTo(both);
+            b.CopyTo(both[a.Length..]);
+            priority = 0;
+            if (!owner._lookup.TryGetValue(both, out merged))
+                return false;
+            // Higher scores first: order floats as integers (negatives' bits flipped), then negate.
+            int bits = BitConverter.SingleToInt32Bits(owner._scores[merged]);
+            priority = -(long)(bits >= 0 ? bits : bits ^ 0x7FFFFFFF);
+            return true;
         }
-        // Each entry remembers the two tokens it merges: a symbol's token only ever grows, so a changed token
-        // means the entry is stale.
-        var heap = new PriorityQueue<(int Left, int Right, int LeftToken, int RightToken, int Merged), (float NegScore, int Position)>();
-        void Consider(int left)
-        {
-            int right = next[left];
-            if (right < 0)
-                return;
-            if (_ids.TryGetValue(_pieces[token[left]] + _pieces[token[right]], out int merged))
-                heap.Enqueue((left, right, token[left], token[right], merged), (-_scores[merged], left));
-        }
-        for (int i = 0; i + 1 < n; i++)
-            Consider(i);
-        while (heap.TryDequeue(out var pair, out _))
-        {
-            var (left, right, leftToken, rightToken, merged) = pair;
-            if (!alive[left] || !alive[right] || next[left] != right || token[left] != leftToken || token[right] != rightToken)
-                continue;
-            token[left] = merged;
-            alive[right] = false;
-            next[left] = next[right];
-            if (next[right] >= 0)
-                prev[next[right]] = left;
-            // The pairs around the merged symbol are new candidates.
-            if (prev[left] >= 0)
-                Consider(prev[left]);
-            Consider(left);
-        }
-        var result = new List<int>(n);
-        for (int i = 0; i >= 0; i = next[i])
-            result.Add(token[i]);
-        return result;
     }
 
     private int ByteToken(byte b) =>

@@ -38,6 +38,8 @@ internal sealed class BpeModel : ITokenModel
     /// <summary>The vocabulary by UTF-8 bytes, for <see cref="BpeOptions.IgnoreMerges"/> on byte-level input.</summary>
     private readonly Dictionary<byte[], int>? _byteVocab;
     private readonly int[] _byteFallbackIds = new int[256];
+    /// <summary>Character input may be merged '▁'-word by '▁'-word (see <see cref="MetaspaceWords"/>); not with ignore_merges, which looks at whole pieces.</summary>
+    private readonly bool _splitAtMetaspace;
     private readonly WordCache _cache = new();
 
     public BpeOptions Options => _options;
@@ -80,6 +82,7 @@ internal sealed class BpeModel : ITokenModel
 
         for (int b = 0; b < 256; b++)
             _byteFallbackIds[b] = vocab.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
+        _splitAtMetaspace = !options.IgnoreMerges && vocab.ContainsKey(MetaspaceWords.Whitespace.ToString()) && MetaspaceWords.AreIndependent(vocab.Keys);
 
         if (string.IsNullOrEmpty(options.ContinuingSubwordPrefix) && string.IsNullOrEmpty(options.EndOfWordSuffix))
         {
@@ -107,6 +110,15 @@ internal sealed class BpeModel : ITokenModel
     public int? TokenToId(string token) => _vocab.TryGetValue(token, out int id) ? id : null;
 
     public void Tokenize(ReadOnlySpan<char> piece, bool byteLevel, List<int> ids)
+    {
+        if (!byteLevel && _splitAtMetaspace && piece.Length > WordCache.MaxPieceLength)
+            foreach (var word in MetaspaceWords.Split(piece))
+                TokenizeWord(word, byteLevel, ids);
+        else
+            TokenizeWord(piece, byteLevel, ids);
+    }
+
+    private void TokenizeWord(ReadOnlySpan<char> piece, bool byteLevel, List<int> ids)
     {
         if (piece.IsEmpty)
             return;

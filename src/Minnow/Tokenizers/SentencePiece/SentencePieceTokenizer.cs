@@ -1,6 +1,7 @@
 using System.Text;
 using Minnow.Tokenizers.Models;
 using Minnow.Tokenizers.Pipeline;
+using Minnow.Tokenizers.Text;
 
 namespace Minnow.Tokenizers.SentencePiece;
 
@@ -14,7 +15,7 @@ namespace Minnow.Tokenizers.SentencePiece;
 /// </summary>
 public sealed class SentencePieceTokenizer : ITokenizer
 {
-    private const char Whitespace = '\u2581';
+    private const char Whitespace = MetaspaceWords.Whitespace;
 
     private readonly SentencePieceModel _model;
     private readonly string[] _pieces;
@@ -32,10 +33,7 @@ public sealed class SentencePieceTokenizer : ITokenizer
     private readonly PrecompiledCharsMap? _charsMap;
     private readonly UnigramModel? _unigram;
     private readonly int[] _byteIds = new int[256];
-    /// <summary>
-    /// True when no piece holds '▁' after another character, so no piece can span the start of a '▁'-word and each
-    /// word can be segmented (and cached) on its own with the same result as the whole text.
-    /// </summary>
+    /// <summary>Whether each '▁'-word can be segmented (and cached) on its own (see <see cref="MetaspaceWords"/>).</summary>
     private readonly bool _wordsAreIndependent;
     private readonly WordCache _cache = new();
     private readonly AddedVocabulary _specials;
@@ -57,7 +55,6 @@ public sealed class SentencePieceTokenizer : ITokenizer
         _types = new PieceType[n];
         var userDefined = new List<string>();
         var specials = new List<AddedToken>();
-        _wordsAreIndependent = true;
         Array.Fill(_byteIds, -1);
         for (int id = 0; id < n; id++)
         {
@@ -72,8 +69,6 @@ public sealed class SentencePieceTokenizer : ITokenizer
                 _byteIds[ByteFallbackDecoder.TryParseByte(piece, out byte b) ? b : throw new ModelFormatException(path, $"byte piece {id} '{piece}' is not <0xXX>")] = id;
             if (type is PieceType.Control or PieceType.Unknown && piece.Length > 0)
                 specials.Add(new AddedToken(id, piece, Special: true));
-            if (ordinary && HasWhitespaceAfterOther(piece))
-                _wordsAreIndependent = false;
         }
         _ordinaryLookup = _ordinary.GetAlternateLookup<ReadOnlySpan<char>>();
         _reservedLookup = _reserved.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -84,18 +79,9 @@ public sealed class SentencePieceTokenizer : ITokenizer
             _charsMap = new PrecompiledCharsMap(model.PrecompiledCharsMap, path);
         if (model.Algorithm == SentencePieceAlgorithm.Unigram)
             _unigram = BuildUnigram();
-        if (model.TreatWhitespaceAsSuffix)
-            _wordsAreIndependent = false;
+        _wordsAreIndependent = !model.TreatWhitespaceAsSuffix && MetaspaceWords.AreIndependent(_ordinary.Keys);
         BosId = model.BosId >= 0 && model.BosId < n ? model.BosId : null;
         EosId = model.EosId >= 0 && model.EosId < n ? model.EosId : null;
-    }
-
-    private static bool HasWhitespaceAfterOther(string piece)
-    {
-        for (int i = 1; i < piece.Length; i++)
-            if (piece[i] == Whitespace && piece[i - 1] != Whitespace)
-                return true;
-        return false;
     }
 
     /// <summary>
@@ -150,13 +136,8 @@ public sealed class SentencePieceTokenizer : ITokenizer
             SegmentWord(normalized, ids);
         else
         {
-            // Words start at each '▁' that follows another character.
-            int start = 0;
-            for (int i = 1; i <= normalized.Length; i++)
+            foreach (var word in MetaspaceWords.Split(normalized))
             {
-                if (i < normalized.Length && !(normalized[i] == Whitespace && normalized[i - 1] != Whitespace))
-                    continue;
-                var word = normalized.AsSpan(start, i - start);
                 if (_cache.TryGet(word, out int[] cached))
                     ids.AddRange(cached);
                 else
@@ -165,7 +146,6 @@ public sealed class SentencePieceTokenizer : ITokenizer
                     SegmentWord(word, ids);
                     _cache.Add(word, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)[before..]);
                 }
-                start = i;
             }
         }
         // Runs of unknown pieces are one unknown piece (SentencePiece merges them so that decoding can copy them).

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Minnow.Tokenizers.Models;
 using Minnow.Tokenizers.Pipeline;
 using Minnow.Tokenizers.Text;
@@ -90,7 +89,6 @@ public static class BpeTrainer
 
         var merges = new List<(string, string)>();
         int target = vocabSize - tokens.Count;
-        var clock = Stopwatch.StartNew();
         while (tokens.Count < vocabSize && queue.TryDequeue(out long best, out var priority))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -115,7 +113,7 @@ public static class BpeTrainer
             foreach (long pair in changed)
                 if (pairCounts.GetValueOrDefault(pair) is > 0 and long updated)
                     queue.Enqueue(pair, (-updated, pair));
-            if (merges.Count % 64 == 0 || tokens.Count == vocabSize)
+            if (merges.Count % 64 == 0)
                 progress?.Report(new TokenizerTrainingProgress("merging", merges.Count, target));
         }
         progress?.Report(new TokenizerTrainingProgress("merging", merges.Count, target));
