@@ -20,10 +20,16 @@ public interface ITokenizer
     /// (BOS for Llama-style tokenizers; the post-processor's template for HF tokenizer.json).
     /// <paramref name="parseSpecial"/> overrides whether special-token text in the input (e.g. "&lt;|im_start|&gt;")
     /// becomes its special id; null means the format's reference default.
+    /// Text is taken as Unicode scalar values: a lone surrogate (which has no UTF-8 form) is encoded as U+FFFD, as
+    /// <see cref="System.Text.Encoding.UTF8"/> does, so for byte-level tokenizers Decode(Encode(x)) is x with each lone
+    /// surrogate replaced by U+FFFD. (Text read from a file as UTF-8 already has invalid bytes replaced by U+FFFD.)
     /// </summary>
     int[] Encode(string text, bool addSpecial = false, bool? parseSpecial = null);
 
-    /// <summary>Decodes ids to text, as the reference decoder does (special tokens included as their text unless <paramref name="skipSpecial"/>).</summary>
+    /// <summary>
+    /// Decodes ids to text, as the reference decoder does (special tokens included as their text unless <paramref name="skipSpecial"/>).
+    /// Token bytes that do not form valid UTF-8 (a sequence cut short) become U+FFFD, as the reference does.
+    /// </summary>
     string Decode(ReadOnlySpan<int> ids, bool skipSpecial = false);
 
     /// <summary>The token's string as stored in the vocabulary (e.g. "▁the", "Ġthe", "&lt;0x0A&gt;").</summary>

@@ -46,7 +46,6 @@ internal sealed class BpeModel : ITokenModel
     public int VocabSize => _tokens.Length;
     /// <summary>The merges in rank order, as (left, right) token strings (what tokenizer.json's "merges" stores).</summary>
     public IReadOnlyList<(string Left, string Right)> Merges { get; }
-    public IReadOnlyDictionary<string, int> Vocab => _vocab;
 
     public BpeModel(Dictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges, BpeOptions options, string? sourcePath = null)
     {

@@ -39,9 +39,6 @@ internal static class SpanLookup
     public static Dictionary<byte[], int>.AlternateLookup<ReadOnlySpan<byte>> ForBytes(Dictionary<byte[], int> map) =>
         map.GetAlternateLookup<ReadOnlySpan<byte>>();
 
-    public static Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> ForChars(Dictionary<string, int> map) =>
-        map.GetAlternateLookup<ReadOnlySpan<char>>();
-
     /// <summary>Packs an ordered id pair into one dictionary key.</summary>
     public static long PairKey(int left, int right) => ((long)left << 32) | (uint)right;
 

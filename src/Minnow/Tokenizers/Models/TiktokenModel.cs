@@ -38,9 +38,6 @@ internal sealed class TiktokenModel : ITokenModel
         }
     }
 
-    /// <summary>The bytes of token <paramref name="id"/>.</summary>
-    public ReadOnlySpan<byte> TokenBytes(int id) => _bytes[id];
-
     public string? IdToToken(int id) => (uint)id < (uint)_bytes.Length ? ByteLevelAlphabet.Encode(_bytes[id]) : null;
 
     public int? TokenToId(string token)

@@ -29,10 +29,6 @@ internal sealed class UnigramModel : ITokenModel
     private readonly WordCache _cache = new();
 
     public int VocabSize => _pieces.Length;
-    public IReadOnlyList<string> Pieces => _pieces;
-    public IReadOnlyList<double> Scores => _scores;
-    public int? UnkId => _unkId;
-    public bool ByteFallback => _byteFallback;
 
     /// <param name="pieces">Token strings by id.</param>
     /// <param name="scores">Log-probabilities by id.</param>

@@ -10,11 +10,9 @@ internal interface IPostProcessor
 }
 
 /// <summary>TemplateProcessing's single-sequence template: special tokens (each one or more ids) around the sequence "$A".</summary>
+/// <param name="template">Each item is the ids of a special token, or null where the sequence goes.</param>
 internal sealed class TemplateProcessor(IReadOnlyList<int[]?> template) : IPostProcessor
 {
-    /// <summary>Each item is the ids of a special token, or null where the sequence goes.</summary>
-    public IReadOnlyList<int[]?> Template => template;
-
     public (int? First, int? Last) AddedIds =>
         (template.Count > 0 && template[0] is { Length: > 0 } first ? first[0] : null,
          template.Count > 0 && template[^1] is { Length: > 0 } last ? last[^1] : null);

@@ -125,7 +125,6 @@ internal static class UnicodeNormalization
         public readonly Dictionary<long, int> Compositions = new(Models.PairKeyComparer.Instance);
         /// <summary>BMP characters each form leaves alone whatever surrounds them: [NFD, NFC, NFKD, NFKC].</summary>
         public readonly StableSet[] Stable = [new(), new(), new(), new()];
-        public string UnicodeVersion = "";
 
         public int Class(int cp) => cp < 0x300 ? 0 : Classes.TryGetValue(cp, out byte c) ? c : 0;
     }
@@ -148,9 +147,8 @@ internal static class UnicodeNormalization
         var data = inflated.GetBuffer().AsSpan(0, (int)inflated.Length);
         var tables = new Tables();
         int offset = 5;
-        int versionLength = data[offset++];
-        tables.UnicodeVersion = Encoding.ASCII.GetString(data.Slice(offset, versionLength));
-        offset += versionLength;
+        // Skip the Unicode version string (it documents the file; the code works with any version).
+        offset += 1 + data[offset];
         int classCount = BinaryPrimitives.ReadInt32LittleEndian(data[offset..]);
         offset += 4;
         for (int i = 0; i < classCount; i++, offset += 5)
