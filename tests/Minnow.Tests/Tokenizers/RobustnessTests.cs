@@ -134,6 +134,26 @@ public class RobustnessTests
         Assert.DoesNotContain(pieces, p => p.Contains('\uFFFD'));
     }
 
+    /// <summary>
+    /// Two independent routes to the same vocabulary must agree on random text: GPT-2 through encoder.json/vocab.bpe
+    /// (HF BPE with merge ranks) and through r50k_base.tiktoken (tiktoken's rank-of-concatenation merging); Llama 2
+    /// through SentencePiece's .model and llama2.c's tokenizer.bin (which cannot read a literal '▁', so none is generated).
+    /// </summary>
+    [Theory]
+    [InlineData("gpt2-encoder", "gpt2-tiktoken")]
+    [InlineData("llama2", "llama2c")]
+    public void IndependentImplementationsAgree(string first, string second)
+    {
+        var a = ReferenceCaseTests.Get(first);
+        var b = second == "llama2c" ? Llama2cTokenizer.Load(TestData.Path("tokenizers/llama2/tokenizer.bin")) : ReferenceCaseTests.Get(second);
+        var random = new Random(17);
+        for (int round = 0; round < 500; round++)
+        {
+            string text = RandomText(random).Replace('\u2581', '_');
+            Assert.True(a.Encode(text).SequenceEqual(b.Encode(text)), System.Text.Json.JsonSerializer.Serialize(text));
+        }
+    }
+
     [Fact]
     public void UnknownIdsAreClearErrors()
     {
