@@ -10,8 +10,10 @@ public sealed record ReferenceCase(int Line, string Text, int[] Ids, string Deco
 /// <summary>Reads reference cases and checks a tokenizer against all of them, reporting every mismatch.</summary>
 public static class ReferenceCases
 {
-    public static IReadOnlyList<ReferenceCase> Read(string directory) =>
-        File.ReadLines(TestData.Path($"tokenizers/{directory}/cases.jsonl")).Select((line, i) =>
+    public static IReadOnlyList<ReferenceCase> Read(string directory) => ReadFile(TestData.Path($"tokenizers/{directory}/cases.jsonl"));
+
+    public static IReadOnlyList<ReferenceCase> ReadFile(string path) =>
+        File.ReadLines(path).Select((line, i) =>
         {
             var c = JsonDocument.Parse(line).RootElement;
             return new ReferenceCase(i + 1, c.GetProperty("text").GetString()!, c.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
@@ -19,9 +21,11 @@ public static class ReferenceCases
         }).ToList();
 
     /// <summary>Asserts every case encodes to its ids; the message lists the mismatches.</summary>
-    public static void AssertEncodes(ITokenizer tokenizer, string directory, int expectedCount)
+    public static void AssertEncodes(ITokenizer tokenizer, string directory, int expectedCount) =>
+        AssertEncodes(tokenizer, Read(directory), directory, expectedCount);
+
+    public static void AssertEncodes(ITokenizer tokenizer, IReadOnlyList<ReferenceCase> cases, string directory, int expectedCount)
     {
-        var cases = Read(directory);
         Assert.Equal(expectedCount, cases.Count);
         var failures = new StringBuilder();
         int matched = 0;
@@ -37,9 +41,10 @@ public static class ReferenceCases
     }
 
     /// <summary>Asserts every case's ids decode to the reference decode.</summary>
-    public static void AssertDecodes(ITokenizer tokenizer, string directory)
+    public static void AssertDecodes(ITokenizer tokenizer, string directory) => AssertDecodes(tokenizer, Read(directory), directory);
+
+    public static void AssertDecodes(ITokenizer tokenizer, IReadOnlyList<ReferenceCase> cases, string directory)
     {
-        var cases = Read(directory);
         var failures = new StringBuilder();
         int matched = 0;
         foreach (var c in cases)
@@ -95,4 +100,24 @@ public class ReferenceCaseTests
     [InlineData("o200k_base", "o200k_base")]
     public void DecodesEveryCaseExactly(string tokenizer, string directory) =>
         ReferenceCases.AssertDecodes(Get(tokenizer), directory);
+
+    /// <summary>
+    /// 300 random stress strings per tokenizer (scripts, emoji sequences, marks, special-token text, whitespace of every
+    /// kind), encoded by the same references (Fixtures/random, made by tools/gen_random_reference_cases.js).
+    /// </summary>
+    [Theory]
+    [InlineData("llama2", "llama2")]
+    [InlineData("mistral7b", "mistral7b")]
+    [InlineData("llama3", "llama3")]
+    [InlineData("qwen3", "qwen3")]
+    [InlineData("gpt2-encoder", "gpt2")]
+    [InlineData("gpt2-tiktoken", "gpt2")]
+    [InlineData("cl100k_base", "cl100k_base")]
+    [InlineData("o200k_base", "o200k_base")]
+    public void MatchesTheReferencesOnRandomStrings(string tokenizer, string file)
+    {
+        var cases = ReferenceCases.ReadFile(Path.Combine(AppContext.BaseDirectory, "Tokenizers", "Fixtures", "random", file + ".jsonl"));
+        ReferenceCases.AssertEncodes(Get(tokenizer), cases, file, 300);
+        ReferenceCases.AssertDecodes(Get(tokenizer), cases, file);
+    }
 }
