@@ -39,6 +39,47 @@ public class SentencePieceTests
         Assert.True(failures.Count == 0, $"{failures.Count} mismatches:\n{string.Join("\n", failures.Take(10))}");
     }
 
+    /// <summary>
+    /// The unigram fixture as HF tokenizers' SentencePiece conversions lay it out in a tokenizer.json (Precompiled
+    /// normalizer applied per grapheme, then runs of spaces squeezed; Metaspace pre-tokenizer and decoder; Unigram in
+    /// float64), checked against HF tokenizers 0.23.2 on the same file (Fixtures/sp_unigram_nfkc.hf.cases.jsonl).
+    /// </summary>
+    internal static string HfUnigramTokenizer()
+    {
+        var model = SentencePieceModel.Load(Fixture("sp_unigram_nfkc.model"));
+        var added = model.Pieces.Select((p, id) => (p, id)).Where(x => x.p.Type is PieceType.Control or PieceType.Unknown or PieceType.UserDefined)
+            .Select(x => new { id = x.id, content = x.p.Piece, single_word = false, lstrip = false, rstrip = false, normalized = x.p.Type == PieceType.UserDefined, special = x.p.Type != PieceType.UserDefined });
+        var metaspace = new Dictionary<string, object> { ["type"] = "Metaspace", ["replacement"] = "▁", ["prepend_scheme"] = "always", ["split"] = true };
+        var json = new Dictionary<string, object?>
+        {
+            ["version"] = "1.0", ["truncation"] = null, ["padding"] = null, ["added_tokens"] = added,
+            ["normalizer"] = new
+            {
+                type = "Sequence",
+                normalizers = new object[]
+                {
+                    new { type = "Precompiled", precompiled_charsmap = Convert.ToBase64String(model.PrecompiledCharsMap) },
+                    new { type = "Replace", pattern = new Dictionary<string, string> { ["Regex"] = " {2,}" }, content = " " },
+                },
+            },
+            ["pre_tokenizer"] = metaspace, ["post_processor"] = null, ["decoder"] = metaspace,
+            ["model"] = new { type = "Unigram", unk_id = 0, vocab = model.Pieces.Select(p => new object[] { p.Piece, (double)p.Score }), byte_fallback = false },
+        };
+        return JsonSerializer.Serialize(json);
+    }
+
+    [Fact]
+    public void HfUnigramWithPrecompiledNormalizerMatchesHfTokenizers()
+    {
+        string json = HfUnigramTokenizer();
+        if (Environment.GetEnvironmentVariable("MINNOW_DUMP_HF_JSON") is string dump)
+            File.WriteAllText(dump, json);
+        var tokenizer = TokenizerJson.Parse(json);
+        var cases = ReferenceCases.ReadFile(Fixture("sp_unigram_nfkc.hf.cases.jsonl"));
+        ReferenceCases.AssertEncodes(tokenizer, cases, "sp_unigram_nfkc (HF)", 160);
+        ReferenceCases.AssertDecodes(tokenizer, cases, "sp_unigram_nfkc (HF)");
+    }
+
     [Fact]
     public void ReadsTheModelProto()
     {
