@@ -37,6 +37,10 @@ public sealed class SentencePieceTokenizer : ITokenizer
     private readonly bool _wordsAreIndependent;
     private readonly WordCache _cache = new();
     private readonly AddedVocabulary _specials;
+    /// <summary>Normal and user-defined pieces whose text no reserved piece shares (SentencePiece's lookup would prefer that one).</summary>
+    private readonly bool[] _direct;
+    /// <summary>BPE merges by id pair (see <see cref="BuildPairs"/>); empty for the other algorithms.</summary>
+    private readonly Dictionary<long, int> _pairs = [];
 
     public SentencePieceModel Model => _model;
     public int VocabSize => _pieces.Length;
@@ -71,6 +75,7 @@ public sealed class SentencePieceTokenizer : ITokenizer
                 specials.Add(new AddedToken(id, piece, Special: true));
         }
         _ordinaryLookup = _ordinary.GetAlternateLookup<ReadOnlySpan<char>>();
+        _direct = Enumerable.Range(0, n).Select(id => _types[id] is PieceType.Normal or PieceType.UserDefined && !_reserved.ContainsKey(_pieces[id])).ToArray();
         _reservedLookup = _reserved.GetAlternateLookup<ReadOnlySpan<char>>();
         _userDefined = userDefined.OrderByDescending(p => p.Length).ToArray();
         _userDefinedUtf8 = _userDefined.Select(Encoding.UTF8.GetBytes).OrderByDescending(p => p.Length).ToArray();
@@ -79,6 +84,8 @@ public sealed class SentencePieceTokenizer : ITokenizer
             _charsMap = new PrecompiledCharsMap(model.PrecompiledCharsMap, path);
         if (model.Algorithm == SentencePieceAlgorithm.Unigram)
             _unigram = BuildUnigram();
+        if (model.Algorithm == SentencePieceAlgorithm.Bpe)
+            _pairs = BuildPairs();
         _wordsAreIndependent = !model.TreatWhitespaceAsSuffix && MetaspaceWords.AreIndependent(_ordinary.Keys);
         BosId = model.BosId >= 0 && model.BosId < n ? model.BosId : null;
         EosId = model.EosId >= 0 && model.EosId < n ? model.EosId : null;
@@ -217,14 +224,22 @@ public sealed class SentencePieceTokenizer : ITokenizer
             bool frozen = length > 0;
             if (!frozen)
                 length = char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
-            symbols[count++] = new MergeSymbol(-1, i, i + length, frozen);
+            int id = _ordinaryLookup.TryGetValue(text.Slice(i, length), out int known) ? known : -1;
+            symbols[count++] = new MergeSymbol(id, i, i + length, frozen);
             i += length;
         }
         string source = text.ToString();
         var rule = new ScoredConcatenation(this, source);
         count = BytePairMerger.Merge(symbols.AsSpan(0, count), ref rule);
         for (int i = 0; i < count; i++)
-            Resegment(source.AsSpan(symbols[i].Start, symbols[i].End - symbols[i].Start), rule.UnusedSplits, ids);
+        {
+            // A symbol that is a normal or user-defined piece is its own id; unused pieces and unknown text take the long way.
+            int id = symbols[i].Id;
+            if (id >= 0 && _direct[id])
+                ids.Add(id);
+            else
+                Resegment(source.AsSpan(symbols[i].Start, symbols[i].End - symbols[i].Start), rule.UnusedSplits, ids);
+        }
     }
 
     /// <summary>An unused piece that a merge produced is split back into the two pieces it was made from, recursively.</summary>
@@ -248,7 +263,11 @@ public sealed class SentencePieceTokenizer : ITokenizer
         return 0;
     }
 
-    /// <summary>Two symbols merge when their text together is an ordinary piece; a higher score merges first.</summary>
+    /// <summary>
+    /// Two symbols merge when their text together is an ordinary piece; a higher score merges first. Symbols that are
+    /// pieces are looked up by id pair in <see cref="_pairs"/> (no string hashing); a symbol that is no piece (a
+    /// character outside the vocabulary) falls back to looking its text up.
+    /// </summary>
     private struct ScoredConcatenation(SentencePieceTokenizer owner, string text) : IMergeRule
     {
         public Dictionary<string, (string, string)>? UnusedSplits;
@@ -256,15 +275,37 @@ public sealed class SentencePieceTokenizer : ITokenizer
         public bool TryMerge(in MergeSymbol left, in MergeSymbol right, out long priority, out int merged)
         {
             priority = 0;
-            if (!owner._ordinaryLookup.TryGetValue(text.AsSpan(left.Start, right.End - left.Start), out merged))
+            if (left.Id >= 0 && right.Id >= 0)
+            {
+                if (!owner._pairs.TryGetValue(SpanLookup.PairKey(left.Id, right.Id), out merged))
+                    return false;
+            }
+            else if (!owner._ordinaryLookup.TryGetValue(text.AsSpan(left.Start, right.End - left.Start), out merged))
                 return false;
-            // Order floats descending as integers: flip the bits of negatives so the integer order is the float order.
-            int bits = BitConverter.SingleToInt32Bits(owner._scores[merged]);
-            priority = -(long)(bits >= 0 ? bits : bits ^ 0x7FFFFFFF);
+            priority = owner.Priority(merged);
             if (owner._types[merged] == PieceType.Unused)
                 (UnusedSplits ??= [])[owner._pieces[merged]] = (text[left.Start..left.End], text[right.Start..right.End]);
             return true;
         }
+    }
+
+    /// <summary>Higher scores merge first: floats ordered as integers (negatives' bits flipped), then negated.</summary>
+    private long Priority(int id)
+    {
+        int bits = BitConverter.SingleToInt32Bits(_scores[id]);
+        return -(long)(bits >= 0 ? bits : bits ^ 0x7FFFFFFF);
+    }
+
+    /// <summary>Every (left piece, right piece) whose concatenation is an ordinary piece, for the BPE merge rule.</summary>
+    private Dictionary<long, int> BuildPairs()
+    {
+        var pairs = new Dictionary<long, int>(PairKeyComparer.Instance);
+        foreach (var (piece, id) in _ordinary)
+            for (int split = 1; split < piece.Length; split++)
+                if (!char.IsLowSurrogate(piece[split]) && _ordinaryLookup.TryGetValue(piece.AsSpan(0, split), out int left)
+                    && _ordinaryLookup.TryGetValue(piece.AsSpan(split), out int right))
+                    pairs[SpanLookup.PairKey(left, right)] = id;
+        return pairs;
     }
 
     /// <summary>SentencePiece's normalizer, on UTF-8 bytes as the original works.</summary>
