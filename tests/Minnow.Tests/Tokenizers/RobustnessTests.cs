@@ -154,6 +154,21 @@ public class RobustnessTests
         }
     }
 
+    /// <summary>One tokenizer shared by threads gives every thread the answer it gives alone (caches are per thread).</summary>
+    [Theory]
+    [InlineData("cl100k_base")]
+    [InlineData("llama2")]
+    [InlineData("qwen3")]
+    public void EncodingIsThreadSafe(string name)
+    {
+        var tokenizer = ReferenceCaseTests.Get(name);
+        var random = new Random(23);
+        string[] texts = Enumerable.Range(0, 64).Select(_ => RandomText(random)).ToArray();
+        int[][] expected = texts.Select(t => tokenizer.Encode(t)).ToArray();
+        Parallel.For(0, 256, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+            Assert.Equal(expected[i % texts.Length], tokenizer.Encode(texts[i % texts.Length])));
+    }
+
     [Fact]
     public void UnknownIdsAreClearErrors()
     {
