@@ -311,6 +311,11 @@ public sealed class SentencePieceTokenizer : ITokenizer
     /// <summary>SentencePiece's normalizer, on UTF-8 bytes as the original works.</summary>
     internal string Normalize(string text)
     {
+        // Llama's case (identity rules, spaces kept, no user-defined pieces, no lone surrogates): only the dummy
+        // prefix and '▁' for ' ' remain, which needs no trip through UTF-8.
+        if (_charsMap is null && _userDefined.Length == 0 && !_model.RemoveExtraWhitespaces && _model.EscapeWhitespaces
+            && !_model.TreatWhitespaceAsSuffix && text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+            return text.Length == 0 ? "" : string.Concat(_model.AddDummyPrefix ? "\u2581" : "", text.Replace(' ', Whitespace));
         byte[] input = Encoding.UTF8.GetBytes(text);
         var output = new List<byte>(input.Length + 8);
         bool removeExtra = _model.RemoveExtraWhitespaces;
