@@ -205,7 +205,7 @@ internal sealed class DigitsPreTokenizer(bool individualDigits) : IPreTokenizer
 internal sealed class PunctuationPreTokenizer(SplitBehavior behavior) : IPreTokenizer
 {
     public static bool IsPunctuation(int c) =>
-        c < 128 ? char.IsAsciiLetterOrDigit((char)c) is false && c > ' ' && c < 127 : CharClass.IsPunctuation(CharClass.Category(c));
+        c < 128 ? c is > ' ' and < 127 && !char.IsAsciiLetterOrDigit((char)c) : CharClass.IsPunctuation(CharClass.Category(c));
 
     public void PreTokenize(Piece piece, List<Piece> output) => Splitting.Split(piece, IsPunctuation, behavior, output);
 }
