@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using Minnow.Tokenizers;
 using Minnow.Tokenizers.Training;
-using Spectre.Console;
 
 namespace Minnow.Cli.Commands;
 
@@ -51,9 +50,12 @@ public static class TokenizerCommand
             string[] specials = parse.GetValue(specialOption) ?? [];
             bool bpe = parse.GetValue(kindOption) == "bpe";
             var clock = Stopwatch.StartNew();
-            ITokenizer tokenizer = WithProgress(progress => bpe
-                ? BpeTrainer.Train(ReadChunks(input), vocabSize, specials, progress)
-                : CharTokenizerTrainer.Train(ReadChunks(input), vocabSize, specials, progress));
+            // The bar follows the merges (counting the corpus's words comes first and shows as 0%).
+            ITokenizer tokenizer = Progress.Run<ITokenizer, TokenizerTrainingProgress>("training " + (bpe ? "BPE" : "char") + " tokenizer",
+                progress => bpe
+                    ? BpeTrainer.Train(ReadChunks(input), vocabSize, specials, progress)
+                    : CharTokenizerTrainer.Train(ReadChunks(input), vocabSize, specials, progress),
+                report => report.Phase == "merging" ? (report.Done, report.Total) : (0, 1), unit: "merges");
             TokenizerJson.Save(tokenizer, output);
             double seconds = clock.Elapsed.TotalSeconds;
             if (parse.GetValue(jsonOption))
@@ -65,74 +67,28 @@ public static class TokenizerCommand
         return command;
     }
 
-    /// <summary>Reads a corpus in blocks of about a million characters that end at line ends, so nothing is split mid-word.</summary>
+    /// <summary>
+    /// Reads a corpus in blocks of about a million characters that end at a line end, so no word is cut in two; the
+    /// text is passed on exactly as it is (line ends included).
+    /// </summary>
     private static IEnumerable<string> ReadChunks(string path)
     {
         using var reader = new StreamReader(path, System.Text.Encoding.UTF8);
-        var block = new System.Text.StringBuilder();
-        string? line;
-        while ((line = reader.ReadLine()) is not null)
+        var buffer = new char[1 << 20];
+        string carry = "";
+        int read;
+        while ((read = reader.Read(buffer, 0, buffer.Length)) > 0)
         {
-            block.Append(line).Append('\n');
-            if (block.Length >= 1 << 20)
+            int cut = Array.LastIndexOf(buffer, '\n', read - 1) + 1;
+            if (cut == 0)
             {
-                yield return block.ToString();
-                block.Clear();
+                carry += new string(buffer, 0, read);
+                continue;
             }
+            yield return carry + new string(buffer, 0, cut);
+            carry = new string(buffer, cut, read - cut);
         }
-        if (block.Length > 0)
-            yield return block.ToString();
-    }
-
-    /// <summary>Runs training with a progress bar on stderr when it is a terminal, plain progress lines otherwise.</summary>
-    private static T WithProgress<T>(Func<IProgress<TokenizerTrainingProgress>, T> train)
-    {
-        if (Console.IsErrorRedirected)
-            return train(new LineProgress());
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        return console.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context =>
-            {
-                var counting = context.AddTask("counting words");
-                var merging = context.AddTask("merging pairs", autoStart: false);
-                return train(new SyncProgress(p =>
-                {
-                    if (p.Phase == "counting")
-                        counting.IsIndeterminate = true;
-                    else
-                    {
-                        counting.Value = counting.MaxValue;
-                        if (!merging.IsStarted) merging.StartTask();
-                        merging.MaxValue = Math.Max(1, p.Total);
-                        merging.Value = p.Done;
-                    }
-                }));
-            });
-    }
-
-    /// <summary>Reports on the training thread itself (Progress&lt;T&gt; would post to the thread pool and lag behind).</summary>
-    private sealed class SyncProgress(Action<TokenizerTrainingProgress> report) : IProgress<TokenizerTrainingProgress>
-    {
-        public void Report(TokenizerTrainingProgress value) => report(value);
-    }
-
-    /// <summary>One stderr line per phase change and at most one per second within a phase.</summary>
-    private sealed class LineProgress : IProgress<TokenizerTrainingProgress>
-    {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private string _phase = "";
-        private double _last = double.NegativeInfinity;
-
-        public void Report(TokenizerTrainingProgress value)
-        {
-            double now = _clock.Elapsed.TotalSeconds;
-            bool finished = value.Total > 0 && value.Done >= value.Total;
-            if (value.Phase == _phase && now - _last < 1 && !finished)
-                return;
-            (_phase, _last) = (value.Phase, now);
-            string amount = value.Total > 0 ? $"{value.Done}/{value.Total}" : $"{value.Done}";
-            Console.Error.WriteLine($"{value.Phase} {amount} ({now:F1} s)");
-        }
+        if (carry.Length > 0)
+            yield return carry;
     }
 }
