@@ -37,10 +37,11 @@ public static partial class TokenizerJson
     }
 
     /// <summary>Builds a tokenizer from tokenizer.json text (<paramref name="sourceName"/> names it in errors).</summary>
-    public static ITokenizer Parse(string json, string? sourceName = null)
+    /// <remarks><paramref name="bosToken"/>/<paramref name="eosToken"/> name the BOS/EOS tokens when the pipeline itself does not say (tokenizer_config.json or GGUF metadata does).</remarks>
+    public static ITokenizer Parse(string json, string? sourceName = null, string? bosToken = null, string? eosToken = null)
     {
         using var document = JsonDocument.Parse(json);
-        return Build(document.RootElement, sourceName, null, null);
+        return Build(document.RootElement, sourceName, bosToken, eosToken);
     }
 
     private static PipelineTokenizer Build(JsonElement root, string? path, string? bosToken, string? eosToken)

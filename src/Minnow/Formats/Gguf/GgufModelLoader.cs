@@ -38,12 +38,9 @@ public static class GgufModelLoader
             };
             try
             {
-                Tokenizers.ITokenizer? tokenizer = null;
-                if (options.TokenizerPath is not null)
-                {
-                    tokenizer = Tokenizers.TokenizerLoader.Load(options.TokenizerPath);
-                    Tokenizers.TokenizerLoader.CheckFits(tokenizer, config.VocabSize, options.TokenizerPath);
-                }
+                var tokenizer = options.TokenizerPath is not null ? Tokenizers.TokenizerLoader.Load(options.TokenizerPath) : GgufTokenizer.Read(file);
+                if (tokenizer is not null)
+                    Tokenizers.TokenizerLoader.CheckFits(tokenizer, config.VocabSize, options.TokenizerPath ?? path);
                 var stops = new HashSet<int>();
                 if (file.GetInt("tokenizer.ggml.eos_token_id") is int eos)
                     stops.Add(eos);

@@ -169,6 +169,8 @@ internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex, 
 /// <summary>HF's Split: a regex or literal pattern, a delimiter behaviour, optionally inverted.</summary>
 internal sealed class SplitPreTokenizer(PatternSplitter splitter, SplitBehavior behavior, bool invert) : IPreTokenizer
 {
+    public PatternSplitter Splitter => splitter;
+
     public void PreTokenize(Piece piece, List<Piece> output) => Splitting.Split(piece, splitter, behavior, invert, output);
 }
 
@@ -197,6 +199,8 @@ internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme sche
 /// <summary>Separates numbers from the rest: each digit alone, or runs of digits.</summary>
 internal sealed class DigitsPreTokenizer(bool individualDigits) : IPreTokenizer
 {
+    public bool IndividualDigits => individualDigits;
+
     public void PreTokenize(Piece piece, List<Piece> output) =>
         Splitting.Split(piece, CharClass.IsNumber, individualDigits ? SplitBehavior.Isolated : SplitBehavior.Contiguous, output);
 }

@@ -53,6 +53,9 @@ internal sealed class GptSplitter : PatternSplitter
         _case = contractionCase;
     }
 
+    /// <summary>Which of the known patterns this splitter runs.</summary>
+    public Flavor Kind => _flavor;
+
     public static GptSplitter? TryRecognize(string pattern) =>
         KnownPatterns.TryGetValue(pattern, out var kind) ? new GptSplitter(kind.Item1, kind.Item2) : null;
 
