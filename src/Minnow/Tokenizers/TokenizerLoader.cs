@@ -13,8 +13,8 @@ public static class TokenizerLoader
 
     /// <summary>
     /// Loads the tokenizer at <paramref name="path"/>: an HF <c>tokenizer.json</c>, a SentencePiece <c>.model</c>, a
-    /// llama2.c <c>tokenizer.bin</c>, GPT-2's <c>encoder.json</c> (with <c>vocab.bpe</c> beside it), a <c>.tiktoken</c>
-    /// rank file (with <paramref name="encoding"/>, or an encoding named by the file), or a folder holding one of these.
+    /// llama2.c <c>tokenizer.bin</c>, GPT-2's <c>encoder.json</c> (with <c>vocab.bpe</c> beside it), a GGUF model's
+    /// metadata, a <c>.tiktoken</c> rank file (with <paramref name="encoding"/>, or an encoding named by the file), or a folder holding one of these.
     /// </summary>
     public static ITokenizer Load(string path, string? encoding = null)
     {
@@ -41,9 +41,17 @@ public static class TokenizerLoader
                 ?? throw new InvalidInputException($"{path}: a .tiktoken file needs an encoding name ({string.Join(", ", Tiktoken.EncodingNames)})")),
             ".json" when fileName == "encoder.json" => Gpt2Encoder.Load(path),
             ".json" => TokenizerJson.Load(path),
+            ".gguf" => FromGguf(path),
             _ => throw new ModelFormatException(path,
-                "unrecognised tokenizer format (expected tokenizer.json, a SentencePiece .model, tokenizer.bin, encoder.json or a .tiktoken file)"),
+                "unrecognised tokenizer format (expected tokenizer.json, a SentencePiece .model, tokenizer.bin, encoder.json, a .gguf model or a .tiktoken file)"),
         };
+    }
+
+    /// <summary>The tokenizer stored in a GGUF model's metadata.</summary>
+    private static ITokenizer FromGguf(string path)
+    {
+        using var file = Formats.Gguf.GgufFile.Open(path);
+        return Formats.Gguf.GgufTokenizer.Read(file) ?? throw new ModelFormatException(path, "this GGUF file carries no tokenizer");
     }
 
     /// <summary>

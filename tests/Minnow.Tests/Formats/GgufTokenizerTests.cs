@@ -38,4 +38,16 @@ public class GgufTokenizerTests
             Assert.Equal(original.Decode(ids, skipSpecial: true), copy.Decode(ids, skipSpecial: true));
         }
     }
+
+    [Fact]
+    public void TokenizeAcceptsGgufFilesAndModelFolders()
+    {
+        var gguf = Cli.CliRunner.Run("tokenize", "--tokenizer", GgufTests.File("Q8_0"), "--text", "hello world", "--json");
+        Assert.True(gguf.ExitCode == 0, gguf.Stderr);
+        var direct = TokenizerLoader.Load(GgufTests.File("Q8_0"));
+        Assert.Equal(direct.Encode("hello world"), gguf.Json.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()).ToArray());
+        var folder = Cli.CliRunner.Run("tokenize", "--tokenizer", TestData.Path("tokenizers/qwen3"), "--text", "<|im_start|>hi", "--json");
+        Assert.True(folder.ExitCode == 0, folder.Stderr);
+        Assert.Equal(151644, folder.Json.GetProperty("ids")[0].GetInt32());
+    }
 }
