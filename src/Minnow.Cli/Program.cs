@@ -33,5 +33,6 @@ public static class Program
         ChatTemplateCommand.Create(),
         EvalCommand.Create(),
         ConvertCommand.Create(),
+        ServeCommand.Create(),
     ];
 }

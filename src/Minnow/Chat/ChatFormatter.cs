@@ -1,0 +1,89 @@
+using System.Text;
+using Microsoft.Extensions.AI;
+using Minnow.Models;
+
+namespace Minnow.Chat;
+
+/// <summary>
+/// A conversation rendered as model input: the text, how to tokenize it, and text that ends the assistant's
+/// reply (besides the model's stop tokens).
+/// </summary>
+/// <param name="Text">The prompt, ending where the assistant's reply begins.</param>
+/// <param name="AddSpecial">Encode with the tokenizer's special tokens (BOS); false when the text already spells them.</param>
+/// <param name="ParseSpecial">Whether special-token text in <paramref name="Text"/> becomes special ids (null: the tokenizer's default).</param>
+/// <param name="StopSequences">Text that marks the end of the reply (e.g. the start of the next turn).</param>
+public sealed record ChatPrompt(string Text, bool AddSpecial, bool? ParseSpecial, IReadOnlyList<string> StopSequences);
+
+/// <summary>
+/// Turns a conversation into a prompt. This is the seam for chat templates: a model that carries a template
+/// (GGUF <c>tokenizer.chat_template</c>, HF <c>tokenizer_config.json</c>) gets a formatter that renders it;
+/// every other model gets <see cref="PlainChatFormatter"/>.
+/// </summary>
+public interface IChatFormatter
+{
+    /// <summary>A short name for logs: "plain", or the template's name.</summary>
+    string Name { get; }
+
+    /// <summary>Renders <paramref name="messages"/> (text only; system, user, assistant and tool roles) followed by the opening of the assistant's reply.</summary>
+    ChatPrompt Format(IReadOnlyList<ChatMessage> messages);
+}
+
+/// <summary>
+/// The documented fallback for models without a chat template (llama2.c checkpoints, Minnow's default model):
+/// <code>
+/// {system text}            (system messages, each followed by a blank line)
+///
+/// User: {text}
+/// Assistant: {text}
+/// Tool: {text}
+/// Assistant:
+/// </code>
+/// encoded with BOS. The reply ends at the model's stop tokens or at a line starting "User:" or "Assistant:".
+/// Base models continue such transcripts reasonably; instruction-tuned models answer best in their own template.
+/// </summary>
+public sealed class PlainChatFormatter : IChatFormatter
+{
+    public static PlainChatFormatter Instance { get; } = new();
+
+    private static readonly string[] Stops = ["\nUser:", "\nAssistant:"];
+
+    public string Name => "plain";
+
+    public ChatPrompt Format(IReadOnlyList<ChatMessage> messages)
+    {
+        var text = new StringBuilder();
+        foreach (var message in messages)
+        {
+            string role = message.Role.Value;
+            if (role == ChatRole.System.Value || role == "developer")
+                text.Append(message.Text).Append("\n\n");
+            else
+                text.Append(RoleLabel(role)).Append(": ").Append(message.Text).Append('\n');
+        }
+        text.Append("Assistant:");
+        return new ChatPrompt(text.ToString(), AddSpecial: true, ParseSpecial: false, Stops);
+    }
+
+    private static string RoleLabel(string role) =>
+        role.Length == 0 ? "User" : char.ToUpperInvariant(role[0]) + role[1..];
+}
+
+/// <summary>Chooses the formatter for a loaded model.</summary>
+public static class ChatFormatters
+{
+    /// <summary>The note shown (on stderr, in the server's log) when a model has no chat template.</summary>
+    public const string PlainFallbackNote =
+        "note: the model carries no chat template; conversations use Minnow's plain format (\"User: …\\nAssistant:\"), see PlainChatFormatter";
+
+    /// <summary>
+    /// The model's own chat template when it carries one; otherwise <see cref="PlainChatFormatter"/>, with
+    /// <paramref name="note"/> saying so.
+    /// </summary>
+    public static IChatFormatter ForModel(LoadedModel model, out string? note)
+    {
+        // Template-carrying formats (GGUF, HF folders) plug in here: return a formatter rendering the model's template.
+        _ = model;
+        note = PlainFallbackNote;
+        return PlainChatFormatter.Instance;
+    }
+}
