@@ -100,7 +100,7 @@ internal static class Endpoints
     private static async Task TokenizeAsync(HttpContext context, ServerState state)
     {
         var model = state.RequireModel();
-        var (document, request) = await JsonRequest.ReadAsync(context.Request.Body, context.RequestAborted);
+        var (document, request) = await JsonRequest.ReadAsync(context.Request, state.Options.MaxRequestBodyBytes, context.RequestAborted);
         using var _ = document;
         string content = request.String("content") ?? throw ApiException.BadRequest("'content' is required: the text to tokenize.", "content");
         var tokenizer = GenerationEndpoints.RequireTokenizer(model);
@@ -129,7 +129,7 @@ internal static class Endpoints
     private static async Task DetokenizeAsync(HttpContext context, ServerState state)
     {
         var model = state.RequireModel();
-        var (document, request) = await JsonRequest.ReadAsync(context.Request.Body, context.RequestAborted);
+        var (document, request) = await JsonRequest.ReadAsync(context.Request, state.Options.MaxRequestBodyBytes, context.RequestAborted);
         using var _ = document;
         if (request.Get("tokens") is not { ValueKind: JsonValueKind.Array } array)
             throw ApiException.BadRequest("'tokens' is required: an array of token ids.", "tokens");

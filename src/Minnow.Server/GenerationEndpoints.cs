@@ -23,13 +23,14 @@ internal sealed class GenerationEndpoints(ServerState state)
     public async Task ChatCompletionsAsync(HttpContext context)
     {
         var model = state.RequireModel();
-        var (document, request) = await JsonRequest.ReadAsync(context.Request.Body, context.RequestAborted);
+        var (document, request) = await JsonRequest.ReadAsync(context.Request, state.Options.MaxRequestBodyBytes, context.RequestAborted);
         using var _ = document;
         state.CheckModelId(request.String("model"));
         var messages = ReadMessages(request);
         var options = ReadOptions(request, chat: true);
         var (stream, includeUsage) = ReadStreaming(request);
         var prepared = model.Chat.Prepare(messages, options);
+        context.Items[ServerState.LogKey] = $" prompt={prepared.PromptIds.Length}{(stream ? " stream" : "")}";
 
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, state.Stopping);
         using var lease = await state.EnterAsync(cancel.Token);
@@ -63,7 +64,7 @@ internal sealed class GenerationEndpoints(ServerState state)
     public async Task CompletionsAsync(HttpContext context)
     {
         var model = state.RequireModel();
-        var (document, request) = await JsonRequest.ReadAsync(context.Request.Body, context.RequestAborted);
+        var (document, request) = await JsonRequest.ReadAsync(context.Request, state.Options.MaxRequestBodyBytes, context.RequestAborted);
         using var _ = document;
         state.CheckModelId(request.String("model"));
         if (request.Get("suffix") is not null)
@@ -76,6 +77,7 @@ internal sealed class GenerationEndpoints(ServerState state)
         if (ids.Length >= model.Engine.ContextLength)
             throw new ContextLengthException(ids.Length + 1, model.Engine.ContextLength);
         var generation = model.Chat.MapOptions(options, model.Engine.ContextLength - ids.Length);
+        context.Items[ServerState.LogKey] = $" prompt={ids.Length}{(stream ? " stream" : "")}";
 
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, state.Stopping);
         using var lease = await state.EnterAsync(cancel.Token);
@@ -111,7 +113,7 @@ internal sealed class GenerationEndpoints(ServerState state)
     public async Task EmbeddingsAsync(HttpContext context)
     {
         var model = state.RequireModel();
-        var (document, request) = await JsonRequest.ReadAsync(context.Request.Body, context.RequestAborted);
+        var (document, request) = await JsonRequest.ReadAsync(context.Request, state.Options.MaxRequestBodyBytes, context.RequestAborted);
         using var _ = document;
         state.CheckModelId(request.String("model"));
         string format = request.String("encoding_format") ?? "float";

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 
 namespace Minnow.Server;
 
@@ -11,9 +13,34 @@ internal readonly struct JsonRequest(JsonElement root, string prefix = "")
 {
     public JsonElement Root { get; } = root;
 
-    public static async Task<(JsonDocument Document, JsonRequest Request)> ReadAsync(Stream body, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads and parses the request body. A body over <paramref name="limit"/> bytes is read to its end and
+    /// discarded before the 413, so a client still sending it receives the error instead of a broken connection
+    /// (Kestrel's own, larger limit cuts off anything beyond that).
+    /// </summary>
+    public static async Task<(JsonDocument Document, JsonRequest Request)> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
     {
-        var document = await JsonDocument.ParseAsync(body, new JsonDocumentOptions { MaxDepth = 64 }, cancellationToken);
+        var body = new MemoryStream();
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            bool tooLarge = request.ContentLength > limit;
+            int n;
+            while ((n = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                tooLarge |= body.Length + n > limit;
+                if (!tooLarge)
+                    body.Write(chunk, 0, n);
+            }
+            if (tooLarge)
+                throw new ApiException(StatusCodes.Status413PayloadTooLarge, "invalid_request_error",
+                    $"The request body is larger than this server's limit of {limit} bytes.", code: "request_too_large");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+        var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length), new JsonDocumentOptions { MaxDepth = 64 });
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             document.Dispose();

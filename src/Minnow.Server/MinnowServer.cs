@@ -32,7 +32,7 @@ public sealed record MinnowServerOptions
     public int? ContextLength { get; init; }
     /// <summary>The model's id in the API (default: <see cref="ModelIds.For"/>).</summary>
     public string? ModelId { get; init; }
-    /// <summary>Largest request body accepted; a larger one gets 413.</summary>
+    /// <summary>Largest request body accepted; a larger one gets 413 (bodies beyond 16 times this are cut off mid-upload).</summary>
     public long MaxRequestBodyBytes { get; init; } = 4 * 1024 * 1024;
     /// <summary>Where the one-line-per-request log goes (default: stderr).</summary>
     public TextWriter? Log { get; init; }
@@ -116,7 +116,8 @@ public sealed class MinnowServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            // Bodies up to 16x the limit are read and refused with a 413 the client can see; Kestrel cuts off larger ones.
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes * 16;
             if (options.Host == "localhost")
                 kestrel.ListenLocalhost(options.Port);
             else
