@@ -42,6 +42,11 @@ public sealed class TerminalChat(IChatClient client, ChatOptions options, TextRe
             return false;
         status.WriteLine();
         status.WriteLine("(Ctrl-C again, or /exit, to quit)");
+        if (ShowPrompt)
+        {
+            output.Write("> ");
+            output.Flush();
+        }
         return true;
     }
 
