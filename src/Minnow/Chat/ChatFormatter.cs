@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.AI;
+using Minnow.Generation.ChatTemplates;
 using Minnow.Models;
 
 namespace Minnow.Chat;
@@ -15,9 +16,9 @@ namespace Minnow.Chat;
 public sealed record ChatPrompt(string Text, bool AddSpecial, bool? ParseSpecial, IReadOnlyList<string> StopSequences);
 
 /// <summary>
-/// Turns a conversation into a prompt. This is the seam for chat templates: a model that carries a template
-/// (GGUF <c>tokenizer.chat_template</c>, HF <c>tokenizer_config.json</c>) gets a formatter that renders it;
-/// every other model gets <see cref="PlainChatFormatter"/>.
+/// Turns a conversation into a prompt. A model that carries a chat template (GGUF <c>tokenizer.chat_template</c>,
+/// HF <c>tokenizer_config.json</c>) gets a <see cref="TemplateChatFormatter"/>; every other model gets
+/// <see cref="PlainChatFormatter"/>. Pass another through <see cref="MinnowChatClientOptions.Formatter"/>.
 /// </summary>
 public interface IChatFormatter
 {
@@ -68,6 +69,28 @@ public sealed class PlainChatFormatter : IChatFormatter
         role.Length == 0 ? "User" : char.ToUpperInvariant(role[0]) + role[1..];
 }
 
+/// <summary>
+/// Renders conversations with a model's own Jinja chat template (see <see cref="ChatTemplate"/>), as Hugging Face's
+/// <c>apply_chat_template(..., add_generation_prompt=True)</c> does. The rendered text spells the template's special
+/// tokens, so it is encoded with special-token parsing on, and with the tokenizer's own special tokens (BOS) only
+/// when the text does not already start with the BOS string (as llama.cpp does), so BOS is never doubled.
+/// </summary>
+/// <remarks>Special-token text inside a message's content is parsed as special tokens too (no input marking yet).</remarks>
+public sealed class TemplateChatFormatter(ChatTemplate template, string? bosToken, string? eosToken, string name = "template") : IChatFormatter
+{
+    public string Name => name;
+
+    public ChatTemplate Template => template;
+
+    public ChatPrompt Format(IReadOnlyList<ChatMessage> messages)
+    {
+        var turns = messages.Select(m => new ChatTurn(m.Role.Value, m.Text));
+        string text = template.Render(turns, addGenerationPrompt: true, bosToken, eosToken);
+        bool startsWithBos = bosToken is { Length: > 0 } && text.StartsWith(bosToken, StringComparison.Ordinal);
+        return new ChatPrompt(text, AddSpecial: !startsWithBos, ParseSpecial: true, []);
+    }
+}
+
 /// <summary>Chooses the formatter for a loaded model.</summary>
 public static class ChatFormatters
 {
@@ -76,13 +99,25 @@ public static class ChatFormatters
         "note: the model carries no chat template; conversations use Minnow's plain format (\"User: …\\nAssistant:\"), see PlainChatFormatter";
 
     /// <summary>
-    /// The model's own chat template when it carries one; otherwise <see cref="PlainChatFormatter"/>, with
-    /// <paramref name="note"/> saying so.
+    /// The model's own chat template when it carries one (GGUF <c>tokenizer.chat_template</c>, HF
+    /// <c>tokenizer_config.json</c>); otherwise, or when the template does not parse, <see cref="PlainChatFormatter"/>,
+    /// with <paramref name="note"/> saying so.
     /// </summary>
     public static IChatFormatter ForModel(LoadedModel model, out string? note)
     {
-        // Template-carrying formats (GGUF, HF folders) plug in here: return a formatter rendering the model's template.
-        _ = model;
+        note = null;
+        if (model.ChatTemplate is { Length: > 0 } source)
+        {
+            try
+            {
+                return new TemplateChatFormatter(ChatTemplate.Parse(source), model.BosToken, model.EosToken, "template");
+            }
+            catch (ChatTemplateException e)
+            {
+                note = $"note: the model's chat template does not parse ({e.Message}); conversations use Minnow's plain format instead";
+                return PlainChatFormatter.Instance;
+            }
+        }
         note = PlainFallbackNote;
         return PlainChatFormatter.Instance;
     }

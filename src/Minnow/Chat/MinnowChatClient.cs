@@ -35,7 +35,7 @@ public sealed record PreparedChat(ChatPrompt Prompt, int[] PromptIds, Generation
 /// together on one <see cref="InferenceEngine"/> over one copy of the weights.
 /// </summary>
 /// <remarks>
-/// Honours <see cref="ChatOptions"/> Temperature (0 = greedy; default 0.8), TopP, TopK, MaxOutputTokens,
+/// Honours <see cref="ChatOptions"/> Temperature (0 = greedy; default the model's recommendation, else 0.8), TopP, TopK, MaxOutputTokens,
 /// StopSequences (matched across token boundaries), Seed (default: random), FrequencyPenalty, PresencePenalty,
 /// Instructions (a leading system message) and ModelId (must name this model). <see cref="ChatOptions.AdditionalProperties"/>
 /// may carry <c>min_p</c>, <c>repeat_penalty</c> (alias <c>repetition_penalty</c>) and <c>repeat_last_n</c>;
@@ -174,7 +174,8 @@ public sealed class MinnowChatClient : IChatClient
             SamplingOptions s => new GenerationOptions { Sampling = s },
             _ => null,
         };
-        var sampling = baseline?.Sampling ?? new SamplingOptions { Seed = (ulong)Random.Shared.NextInt64() };
+        // Unset options fall back to the model's recommended sampling (HF generation_config.json), then Minnow's defaults.
+        var sampling = baseline?.Sampling ?? (Engine.Model.SamplingDefaults ?? new SamplingOptions()) with { Seed = (ulong)Random.Shared.NextInt64() };
         if (options is not null)
         {
             var extra = options.AdditionalProperties;
@@ -253,8 +254,9 @@ public static class ModelIds
     public static string For(LoadedModel model)
     {
         string full = Path.GetFullPath(model.Source);
-        string defaultFolder = Path.GetFullPath(DefaultModel.Folder);
-        if (full.StartsWith(defaultFolder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        var folder = Directory.GetParent(full);
+        if (folder is not null && folder.Name.StartsWith("default-", StringComparison.Ordinal)
+            && string.Equals(folder.Parent?.FullName, Path.GetFullPath(DefaultModel.Home).TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
             return "minnow-default";
         string name = Path.GetFileNameWithoutExtension(full.TrimEnd(Path.DirectorySeparatorChar));
         return name.Length > 0 ? name : "model";
