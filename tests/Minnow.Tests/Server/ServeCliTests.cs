@@ -63,5 +63,8 @@ public class ServeCliTests
         var r = CliRunner.Run("serve", "--model", "/nonexistent/model.bin", "--port", "0");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("error: /nonexistent/model.bin: model file not found", r.Stderr);
+        var tooLong = CliRunner.Run("serve", "--model", ChatTestModel.FilePath, "--port", "0", "--context", "100000");
+        Assert.Equal(1, tooLong.ExitCode);
+        Assert.Contains("error: context length must be between 1 and the model's 512, got 100000", tooLong.Stderr);
     }
 }
