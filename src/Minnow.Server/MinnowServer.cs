@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Minnow.Chat;
 using Minnow.Models;
@@ -68,6 +69,25 @@ public sealed class ServedModel : IDisposable
     public MinnowEmbeddingGenerator Embeddings { get; }
     /// <summary>Unix time the model was loaded (the "created" of /v1/models).</summary>
     public long Created { get; }
+
+    /// <summary>
+    /// Runs a two-token reply through the whole path (format, tokenize, engine, sample, decode) before the server
+    /// says it is ready, so the first client does not wait for the JIT compiler.
+    /// </summary>
+    internal void WarmUp()
+    {
+        if (Engine.Model.Tokenizer is null)
+            return;
+        try
+        {
+            Chat.GetResponseAsync([new ChatMessage(ChatRole.User, "Hello")],
+                new ChatOptions { MaxOutputTokens = 2, Temperature = 0 }).GetAwaiter().GetResult();
+        }
+        catch (MinnowException)
+        {
+            // A model whose context cannot hold even the warm-up prompt still serves what fits.
+        }
+    }
 
     public void Dispose() => Engine.Dispose();
 }
@@ -135,9 +155,11 @@ public sealed class MinnowServer : IAsyncDisposable
         {
             try
             {
-                state.Model = new ServedModel(loadModel(), options);
-                if (state.Model.Chat.FormatterNote is string note)
+                var served = new ServedModel(loadModel(), options);
+                if (served.Chat.FormatterNote is string note)
                     log.WriteLine(note);
+                served.WarmUp();
+                state.Model = served;
             }
             catch (Exception)
             {
