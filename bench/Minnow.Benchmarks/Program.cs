@@ -4,12 +4,16 @@ using Minnow.Benchmarks;
 // `limits`: the machine's FMA peak and read bandwidth (the baselines kernel targets are measured against).
 // `gemm`: GFLOP/s of the GEMM kernel on the target shapes, as a ratio of the FMA peak measured in the same run.
 // `tokenizers`: single-thread encode MB/s of each reference tokenizer on tinyshakespeare.txt.
+// `serve-load`: tokens/s and time to first token of the HTTP server under 1, 4 and 16 concurrent streaming clients.
+// `decode-batch`: 16 one-token forward passes against one 16-token pass (what batching concurrent decodes could gain).
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *MatMul*`).
 return args.FirstOrDefault() switch
 {
     "limits" => MachineLimits.Run(args.Skip(1).ToArray()),
     "gemm" => GemmThroughput.Run(args.Skip(1).ToArray()),
     "tokenizers" => TokenizerThroughput.Run(args.Skip(1).ToArray()),
+    "serve-load" => ServeLoad.Run(args.Skip(1).ToArray()),
+    "decode-batch" => ServeLoad.DecodeBatch(args.Skip(1).ToArray()),
     _ => RunBenchmarkDotNet(args),
 };
 

@@ -20,7 +20,11 @@ public static class Program
             Console.Error.WriteLine($"Run '{name} --help' for usage.");
             return 2;
         }
-        return await parse.InvokeAsync();
+        // `minnow chat` handles Ctrl-C itself: it stops the current reply, not the program.
+        var invocation = new InvocationConfiguration();
+        if (parse.CommandResult.Command.Name == ChatCommand.Name)
+            invocation.ProcessTerminationTimeout = null;
+        return await parse.InvokeAsync(invocation);
     }
 
     /// <summary>Every top-level command; each lives in its own file under Commands/.</summary>
@@ -35,5 +39,7 @@ public static class Program
         ConvertCommand.Create(),
         TokenizeCommand.Create(),
         TokenizerCommand.Create(),
+        ServeCommand.Create(),
+        ChatCommand.Create(),
     ];
 }

@@ -57,65 +57,135 @@ public sealed class Generator(ILanguageModel model, ITokenizer? tokenizer = null
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> prompt, GenerationOptions options,
         GenerationStats? stats = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        stats ??= new GenerationStats();
+        var sequence = new GenerationSequence(model, tokenizer, prompt, options, stats);
+        sequence.Prefill();
+        await Task.Yield();
+        while (sequence.TryNext(out var token, cancellationToken))
+        {
+            yield return token;
+            if (sequence.IsFinished)
+                yield break;
+            sequence.FeedLast();
+        }
+    }
+}
+
+/// <summary>
+/// One generation driven a step at a time, so a caller can interleave many sequences over one model (the chat
+/// engine does). <see cref="Generator"/> is the same loop run to the end: <see cref="Prefill"/>, then
+/// <see cref="TryNext"/> and <see cref="FeedLast"/> until <see cref="IsFinished"/>.
+/// </summary>
+public sealed class GenerationSequence
+{
+    private readonly ILanguageModel _model;
+    private readonly GenerationOptions _options;
+    private readonly InferenceState _state;
+    private readonly Sampler _sampler;
+    private readonly float[] _logits;
+    private readonly List<int> _history;
+    private readonly int _promptLength;
+    private readonly StopSequenceMatcher _stopText;
+    private readonly IncrementalDecoder? _decoder;
+    private readonly Stopwatch _clock = new();
+    private int _generated;
+
+    /// <summary>Checks the request and allocates the sequence's KV cache (<paramref name="contextLength"/> positions, default the model's).</summary>
+    public GenerationSequence(ILanguageModel model, ITokenizer? tokenizer, IReadOnlyList<int> prompt, GenerationOptions options,
+        GenerationStats? stats = null, int? contextLength = null)
+    {
+        Stats = stats ?? new GenerationStats();
+        int context = contextLength ?? model.Config.ContextLength;
         if (prompt.Count == 0)
             throw new InvalidInputException("the prompt is empty: give at least one token");
         if (options.MaxTokens < 0)
             throw new InvalidInputException($"max tokens must be ≥ 0, got {options.MaxTokens}");
-        if (prompt.Count > model.Config.ContextLength)
-            throw new ContextLengthException(prompt.Count, model.Config.ContextLength);
+        if (prompt.Count > context)
+            throw new ContextLengthException(prompt.Count, context);
         if (options.StopSequences.Count > 0 && tokenizer is null)
             throw new InvalidInputException("stop sequences need a tokenizer");
+        _model = model;
+        _options = options;
+        _sampler = new Sampler(options.Sampling);
+        _state = model.CreateState(context);
+        _logits = new float[model.Config.VocabSize];
+        _history = new List<int>(prompt);
+        _promptLength = prompt.Count;
+        _stopText = new StopSequenceMatcher(options.StopSequences);
+        _decoder = tokenizer?.CreateIncrementalDecoder(options.SkipSpecialTokens);
+        Stats.PromptTokens = prompt.Count;
+    }
 
-        var state = model.CreateState();
-        var sampler = new Sampler(options.Sampling);
-        var logits = new float[model.Config.VocabSize];
-        var history = new List<int>(prompt);
-        var stopText = new StopSequenceMatcher(options.StopSequences);
-        var decoder = tokenizer?.CreateIncrementalDecoder(options.SkipSpecialTokens);
-        stats.PromptTokens = prompt.Count;
+    public GenerationStats Stats { get; }
 
-        var clock = Stopwatch.StartNew();
-        model.Forward(state, history.ToArray(), logits);
-        stats.PrefillSeconds = clock.Elapsed.TotalSeconds;
-        clock.Restart();
-        await Task.Yield();
+    /// <summary>True once the last token has been returned (stop token, stop sequence, max tokens or a full context).</summary>
+    public bool IsFinished { get; private set; }
 
-        for (int generated = 0; ; generated++)
+    /// <summary>Runs the prompt through the model as one batch.</summary>
+    public void Prefill()
+    {
+        _clock.Restart();
+        _model.Forward(_state, _history.ToArray(), _logits);
+        Stats.PrefillSeconds = _clock.Elapsed.TotalSeconds;
+        _clock.Restart();
+    }
+
+    /// <summary>
+    /// Samples the next token from the current logits. Returns false, generating nothing, when the sequence already
+    /// reached its length; <see cref="IsFinished"/> is set when the returned token is the last one.
+    /// </summary>
+    public bool TryNext(out GeneratedToken token, CancellationToken cancellationToken = default)
+    {
+        token = default;
+        if (IsFinished)
+            return false;
+        if (_generated >= _options.MaxTokens || _state.Position >= _state.ContextLength)
         {
-            if (generated >= options.MaxTokens || state.Position >= state.ContextLength)
-            {
-                stats.FinishReason = FinishReason.Length;
-                break;
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            var historySpan = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history);
-            int next = sampler.Sample(logits, historySpan, historySpan[prompt.Count..]);
-            history.Add(next);
-            stats.GeneratedIds.Add(next);
-            stats.GeneratedTokens = generated + 1;
-            stats.DecodeSeconds = clock.Elapsed.TotalSeconds;
-            if (options.StopTokens.Contains(next))
-            {
-                stats.FinishReason = FinishReason.Stop;
-                yield return new GeneratedToken(next, stopText.Flush());
-                yield break;
-            }
-            string text = decoder is null ? "" : stopText.Push(decoder.Push(next));
-            if (stopText.Stopped)
-            {
-                stats.FinishReason = FinishReason.Stop;
-                yield return new GeneratedToken(next, text);
-                yield break;
-            }
-            bool lastOne = generated + 1 >= options.MaxTokens || state.Position >= state.ContextLength;
-            if (lastOne && decoder is not null)
-                text += stopText.Push(decoder.Flush()) + stopText.Flush();
-            yield return new GeneratedToken(next, text);
-            if (!lastOne)
-                model.Forward(state, [next], logits);
-            stats.DecodeSeconds = clock.Elapsed.TotalSeconds;
+            Stats.FinishReason = FinishReason.Length;
+            IsFinished = true;
+            return false;
         }
+        cancellationToken.ThrowIfCancellationRequested();
+        var historySpan = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history);
+        int next = _sampler.Sample(_logits, historySpan, historySpan[_promptLength..]);
+        _history.Add(next);
+        _generated++;
+        Stats.GeneratedIds.Add(next);
+        Stats.GeneratedTokens = _generated;
+        Stats.DecodeSeconds = _clock.Elapsed.TotalSeconds;
+        if (_options.StopTokens.Contains(next))
+        {
+            Stats.FinishReason = FinishReason.Stop;
+            IsFinished = true;
+            token = new GeneratedToken(next, _stopText.Flush());
+            return true;
+        }
+        string text = _decoder is null ? "" : _stopText.Push(_decoder.Push(next));
+        if (_stopText.Stopped)
+        {
+            Stats.FinishReason = FinishReason.Stop;
+            IsFinished = true;
+            token = new GeneratedToken(next, text);
+            return true;
+        }
+        bool lastOne = _generated >= _options.MaxTokens || _state.Position >= _state.ContextLength;
+        if (lastOne)
+        {
+            if (_decoder is not null)
+                text += _stopText.Push(_decoder.Flush()) + _stopText.Flush();
+            Stats.FinishReason = FinishReason.Length;
+            IsFinished = true;
+        }
+        token = new GeneratedToken(next, text);
+        return true;
+    }
+
+    /// <summary>Feeds the token <see cref="TryNext"/> returned to the model, computing the logits of the one after it.</summary>
+    public void FeedLast()
+    {
+        if (IsFinished)
+            throw new InvalidOperationException("the sequence is finished");
+        _model.Forward(_state, [_history[^1]], _logits);
+        Stats.DecodeSeconds = _clock.Elapsed.TotalSeconds;
     }
 }
 
