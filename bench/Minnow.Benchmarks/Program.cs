@@ -14,6 +14,7 @@ return args.FirstOrDefault() switch
     "tokenizers" => TokenizerThroughput.Run(args.Skip(1).ToArray()),
     "serve-load" => ServeLoad.Run(args.Skip(1).ToArray()),
     "decode-batch" => ServeLoad.DecodeBatch(args.Skip(1).ToArray()),
+    "decode" => DecodeThroughput.Run(args.Skip(1).ToArray()),
     _ => RunBenchmarkDotNet(args),
 };
 

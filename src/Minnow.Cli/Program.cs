@@ -41,5 +41,6 @@ public static class Program
         TokenizerCommand.Create(),
         ServeCommand.Create(),
         ChatCommand.Create(),
+        BenchCommand.Create(),
     ];
 }
