@@ -123,9 +123,7 @@ public sealed class LlamaModel : DecoderModel
 
             // Attention block: norm, q/k/v projections, RoPE, cache, attention, output projection, residual.
             RmsNormRows(x, layer.AttentionNorm, xb, n, dim);
-            MatMul.Compute(layer.Wq, xb, q, n, Pool);
-            MatMul.Compute(layer.Wk, xb, k, n, Pool);
-            MatMul.Compute(layer.Wv, xb, v, n, Pool);
+            MatMul.Compute(xb, n, Pool, layer.Wq, q, layer.Wk, k, layer.Wv, v);
             if (layer.BiasQ is not null) Ops.AddBias(q, layer.BiasQ.AsFloats());
             if (layer.BiasK is not null) Ops.AddBias(k, layer.BiasK.AsFloats());
             if (layer.BiasV is not null) Ops.AddBias(v, layer.BiasV.AsFloats());
@@ -164,8 +162,7 @@ public sealed class LlamaModel : DecoderModel
 
             // Feed-forward block: norm, gated MLP (SwiGLU or GeGLU), residual.
             RmsNormRows(x, layer.FfnNorm, xb, n, dim);
-            MatMul.Compute(layer.WGate, xb, gate, n, Pool);
-            MatMul.Compute(layer.WUp, xb, up, n, Pool);
+            MatMul.Compute(xb, n, Pool, layer.WGate, gate, layer.WUp, up);
             if (c.Activation == Activation.GeluTanh) Ops.GeGlu(gate, up); else Ops.SwiGlu(gate, up);
             MatMul.Compute(layer.WDown, gate, xb, n, Pool);
             if (layer.PostFfnNorm is not null) RmsNormRows(xb, layer.PostFfnNorm, xb, n, dim);

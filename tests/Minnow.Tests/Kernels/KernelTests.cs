@@ -46,12 +46,19 @@ public class KernelTests
         }
     });
 
+    /// <summary>(out, in, tokens): row tiles below 8 tokens, the packed GEMM from 8 (full and partial panels, remainder rows).</summary>
+    private static readonly (int Out, int In, int Tokens)[] MatMulShapes =
+    [
+        (1, 1, 1), (3, 17, 1), (17, 65, 3), (8, 64, 4), (5, 300, 7), (65, 33, 5),
+        (1, 1, 8), (5, 300, 9), (65, 33, 17), (17, 65, 33), (9, 3, 65), (67, 129, 40),
+    ];
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void MatMulMatchesScalar(SimdWidth width) => WithWidth(width, () =>
     {
         using var pool = new WorkerPool(2);
-        foreach (var (outDim, inDim, tokens) in new[] { (1, 1, 1), (3, 17, 1), (17, 65, 3), (65, 33, 17), (8, 64, 4), (5, 300, 9) })
+        foreach (var (outDim, inDim, tokens) in MatMulShapes)
         {
             var w = Tensor.FromFloats("w", Random(outDim * inDim, 3), outDim, inDim);
             var x = Random(tokens * inDim, 4);
@@ -60,25 +67,82 @@ public class KernelTests
             MatMul.Compute(w, x, fast, tokens, pool);
             MatMul.Scalar(w, x, slow, tokens);
             for (int i = 0; i < fast.Length; i++)
-                Assert.True(Math.Abs(fast[i] - slow[i]) < 1e-4f * Math.Sqrt(inDim), $"[{outDim}x{inDim}]x{tokens} at {i}: {fast[i]} vs {slow[i]}");
+                Assert.True(Math.Abs(fast[i] - slow[i]) < 1e-4f * Math.Sqrt(inDim), $"{width} [{outDim}x{inDim}]x{tokens} at {i}: {fast[i]} vs {slow[i]}");
+        }
+    });
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void MatMulIsIdenticalForAnyThreadCountAndFusedOrNot(SimdWidth width) => WithWidth(width, () =>
+    {
+        var wq = Tensor.FromFloats("wq", Random(67 * 129, 5), 67, 129);
+        var wk = Tensor.FromFloats("wk", Random(9 * 129, 6), 9, 129);
+        var wv = Tensor.FromFloats("wv", Random(33 * 129, 7), 33, 129);
+        foreach (int tokens in new[] { 1, 3, 7, 8, 40 })
+        {
+            var x = Random(tokens * 129, 8);
+            float[] Separate(Tensor w, int threads)
+            {
+                using var pool = new WorkerPool(threads);
+                var y = new float[tokens * w.Rows];
+                MatMul.Compute(w, x, y, tokens, pool);
+                return y;
+            }
+            var q1 = Separate(wq, 1);
+            var k1 = Separate(wk, 1);
+            var v1 = Separate(wv, 1);
+            Assert.Equal(q1, Separate(wq, 2));
+            Assert.Equal(q1, Separate(wq, 3));
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                using var pool = new WorkerPool(threads);
+                float[] q = new float[tokens * 67], k = new float[tokens * 9], v = new float[tokens * 33];
+                MatMul.Compute(x, tokens, pool, wq, q, wk, k, wv, v);
+                Assert.Equal(q1, q);
+                Assert.Equal(k1, k);
+                Assert.Equal(v1, v);
+                float[] g = new float[tokens * 67], u = new float[tokens * 33];
+                MatMul.Compute(x, tokens, pool, wq, g, wv, u);
+                Assert.Equal(q1, g);
+                Assert.Equal(v1, u);
+            }
         }
     });
 
     [Fact]
-    public void MatMulIsIdenticalForAnyThreadCount()
+    public void FusedMatMulRejectsMismatchedShapes()
     {
-        var w = Tensor.FromFloats("w", Random(67 * 129, 5), 67, 129);
-        var x = Random(7 * 129, 6);
-        float[] Run(int threads)
-        {
-            using var pool = new WorkerPool(threads);
-            var y = new float[7 * 67];
-            MatMul.Compute(w, x, y, 7, pool);
-            return y;
-        }
-        Assert.Equal(Run(1), Run(2));
-        Assert.Equal(Run(1), Run(3));
+        using var pool = new WorkerPool(1);
+        var a = Tensor.Zeros("a", 4, 8);
+        var b = Tensor.Zeros("b", 4, 9);
+        Assert.Throws<ArgumentException>(() => MatMul.Compute(new float[8], 1, pool, a, new float[4], b, new float[4]));
+        Assert.Throws<ArgumentException>(() => MatMul.Compute(new float[8], 1, pool, a, new float[3], a, new float[4]));
+        Assert.Throws<ArgumentException>(() => MatMul.Compute(a, new float[7], new float[4], 1, pool));
     }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public unsafe void AttentionRowsMatchScalar(SimdWidth width) => WithWidth(width, () =>
+    {
+        foreach (int headDim in new[] { 1, 3, 17, 64, 65, 128 })
+            foreach (int length in new[] { 1, 3, 17, 65 })
+            {
+                int stride = headDim * 3 + 5;
+                var q = Random(headDim, 10);
+                var cache = Random(length * stride + 2, 11);
+                var weights = Random(length, 12);
+                float[] fast = new float[Math.Max(length, headDim)], slow = new float[fast.Length];
+                fixed (float* pq = q, pc = cache, pw = weights, pf = fast, ps = slow)
+                {
+                    AttentionRows.Scores(pq, pc + 2, stride, headDim, 0.125f, fast.AsSpan(0, length));
+                    AttentionRows.ScoresScalar(pq, pc + 2, stride, headDim, 0.125f, ps, length);
+                    AssertClose(slow[..length], fast[..length], 1e-5f * headDim);
+                    AttentionRows.WeightedSum(weights, pc + 1, stride, headDim, pf);
+                    AttentionRows.WeightedSumScalar(pw, length, pc + 1, stride, headDim, ps);
+                    AssertClose(slow[..headDim], fast[..headDim], 1e-5f * length);
+                }
+            }
+    });
 
     [Theory]
     [InlineData(1)]
@@ -142,6 +206,19 @@ public class KernelTests
         }
         Assert.Throws<AggregateException>(() => pool.For(10, (s, e) => { if (s > 0) throw new InvalidOperationException("boom"); }));
         pool.For(4, (_, _) => { });
+    }
+
+    [Fact]
+    public void WorkerPoolWakesWorkersThatWentToSleep()
+    {
+        using var pool = new WorkerPool(3);
+        for (int round = 0; round < 3; round++)
+        {
+            Thread.Sleep(30); // longer than the spin period: the workers block
+            var hits = new int[9];
+            pool.For(9, (s, e) => { for (int i = s; i < e; i++) Interlocked.Increment(ref hits[i]); });
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
     }
 
     private static void AssertClose(float[] expected, float[] actual, float tolerance)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Numerics.Tensors;
 
 namespace Minnow.Tensors.Kernels;
 
@@ -56,15 +55,11 @@ public static unsafe class Attention
                     float* keys = a.Keys + (long)first * kvDim + kvOffset;
                     float* values = a.Values + (long)first * kvDim + kvOffset;
                     var s = scores.AsSpan(0, length);
-                    for (int p = 0; p < length; p++)
-                        s[p] = Dot.Compute(q, keys + (long)p * kvDim, a.HeadDim) * a.Scale;
+                    AttentionRows.Scores(q, keys, kvDim, a.HeadDim, a.Scale, s);
                     if (a.SoftCap > 0)
                         Ops.SoftCap(s, a.SoftCap);
                     Ops.Softmax(s);
-                    var o = new Span<float>(a.Output + (long)t * qDim + h * a.HeadDim, a.HeadDim);
-                    o.Clear();
-                    for (int p = 0; p < length; p++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (long)p * kvDim, a.HeadDim), s[p], o, o);
+                    AttentionRows.WeightedSum(s, values, kvDim, a.HeadDim, a.Output + (long)t * qDim + h * a.HeadDim);
                 }
             }
             finally

@@ -11,6 +11,7 @@ public static unsafe class Dot
     public static float Compute(float* a, float* b, int n) => Simd.Active switch
     {
         SimdWidth.Vector512 => Vector512Path(a, b, n),
+        SimdWidth.Vector256 => Vector256Path(a, b, n),
         SimdWidth.Portable => PortablePath(a, b, n),
         _ => Scalar(a, b, n),
     };
@@ -32,6 +33,7 @@ public static unsafe class Dot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Vector512Path(float* a, float* b, int n)
     {
         int i = 0;
@@ -54,6 +56,30 @@ public static unsafe class Dot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Vector256Path(float* a, float* b, int n)
+    {
+        int i = 0;
+        var s0 = Vector256<float>.Zero;
+        var s1 = Vector256<float>.Zero;
+        var s2 = Vector256<float>.Zero;
+        var s3 = Vector256<float>.Zero;
+        for (; i <= n - 32; i += 32)
+        {
+            s0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), s0);
+            s1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8), s1);
+            s2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 16), Vector256.Load(b + i + 16), s2);
+            s3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 24), Vector256.Load(b + i + 24), s3);
+        }
+        for (; i <= n - 8; i += 8)
+            s0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), s0);
+        float sum = Vector256.Sum((s0 + s1) + (s2 + s3));
+        for (; i < n; i++)
+            sum += a[i] * b[i];
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float PortablePath(float* a, float* b, int n)
     {
         int w = Vector<float>.Count;

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Minnow.Tensors.Kernels;
 
@@ -10,7 +11,9 @@ public enum SimdWidth
     Scalar,
     /// <summary>System.Numerics.Vector&lt;float&gt;: 256-bit on AVX2 x64, 128-bit on Arm NEON; the portable path.</summary>
     Portable,
-    /// <summary>Vector512 (AVX-512).</summary>
+    /// <summary>Vector256 with FMA (AVX2 x64): register tiles sized for its 16 registers.</summary>
+    Vector256,
+    /// <summary>Vector512 (AVX-512): register tiles sized for its 32 registers.</summary>
     Vector512,
 }
 
@@ -19,6 +22,7 @@ public static class Simd
     /// <summary>The widest path this CPU runs in hardware.</summary>
     public static SimdWidth Best { get; } =
         Vector512.IsHardwareAccelerated ? SimdWidth.Vector512 :
+        Vector256.IsHardwareAccelerated && Fma.IsSupported ? SimdWidth.Vector256 :
         Vector.IsHardwareAccelerated ? SimdWidth.Portable : SimdWidth.Scalar;
 
     private static SimdWidth _active = Best;
