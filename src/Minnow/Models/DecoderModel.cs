@@ -58,6 +58,7 @@ public abstract class DecoderModel : ILanguageModel
         ParameterCount = parameters;
         WeightBytesPerToken = bytes;
         Pool = new WorkerPool(threads);
+        WarmUp.Kernels(Pool);
     }
 
     public InferenceState CreateState(int? contextLength = null)

@@ -209,6 +209,32 @@ public class KernelTests
     }
 
     [Fact]
+    public void WorkerPoolRebalancesAroundAStalledThread()
+    {
+        using var pool = new WorkerPool(2);
+        var hits = new int[64];
+        var callerRanges = 0;
+        int caller = Environment.CurrentManagedThreadId;
+        pool.For(64, (s, e) =>
+        {
+            if (Environment.CurrentManagedThreadId == caller)
+                Interlocked.Increment(ref callerRanges);
+            else
+                Thread.Sleep(50); // the worker stalls on its first chunk: the caller takes the rest of its share
+            for (int i = s; i < e; i++) Interlocked.Increment(ref hits[i]);
+        });
+        Assert.All(hits, h => Assert.Equal(1, h));
+        Assert.True(callerRanges > 4, $"the caller ran {callerRanges} chunks");
+        for (int round = 0; round < 2000; round++)
+        {
+            int count = round % 37 + 1;
+            var once = new int[count];
+            pool.For(count, (s, e) => { for (int i = s; i < e; i++) Interlocked.Increment(ref once[i]); });
+            Assert.All(once, h => Assert.Equal(1, h));
+        }
+    }
+
+    [Fact]
     public void WorkerPoolWakesWorkersThatWentToSleep()
     {
         using var pool = new WorkerPool(3);

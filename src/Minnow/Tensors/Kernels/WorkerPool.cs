@@ -7,26 +7,38 @@ public delegate void RangeAction(int start, int end);
 
 /// <summary>
 /// A fixed set of worker threads for the many short parallel sections of a forward pass (a decode step dispatches
-/// about a hundred, each of a few hundred microseconds). A dispatch publishes the work by bumping a generation counter
-/// that spinning workers watch, so it costs a couple of cache-line transfers (well under a microsecond) instead of the
-/// tens of microseconds of waking a blocked thread. Spinning workers yield the core every ~50 µs (when the VM or other
-/// processes leave us fewer cores than threads, a worker that never yields can keep the thread we wait for off the
-/// core for a whole time slice) and block after ~2 ms without work, so an idle model costs no CPU.
-/// The calling thread always does the first share of the work itself.
+/// about fifty, each of a few hundred microseconds).
+/// <para>
+/// Dispatch: the caller publishes the work by bumping a generation counter that spinning workers watch, so it costs a
+/// couple of cache-line transfers (well under a microsecond) instead of the tens of microseconds of waking a blocked
+/// thread. Spinning workers yield the core every few thousand polls (when other processes leave us fewer cores than
+/// threads, a worker that never yields can keep the thread we wait for off the core for a whole time slice) and block
+/// after ~2 ms without work, so an idle model costs no CPU.
+/// </para>
+/// <para>
+/// Balance: [0, count) is cut into one contiguous share per thread (so each thread reads the same slice of a matrix
+/// at every call), and each share into a few chunks claimed one at a time. A thread that finishes its share takes
+/// the unclaimed chunks of the others, so a thread the OS has descheduled delays a section by at most the chunk it
+/// holds, not its whole share. Which thread runs a chunk never changes what it computes, so results are the same for
+/// any thread count and any timing.
+/// </para>
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
     /// <summary>Spin this long without work before blocking.</summary>
     private const long SpinMilliseconds = 2;
-    /// <summary>Spin iterations between yields (each iteration is one short pause, ~10-40 ns).</summary>
+    /// <summary>Polls between yields (each poll is one short pause, ~10-40 ns).</summary>
     private const int SpinsPerYield = 2048;
+    /// <summary>Chunks per thread share: enough to rebalance around a stalled thread, few enough to cost nothing.</summary>
+    private const int ChunksPerShare = 4;
 
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _wake;
-    private readonly WorkerFlags[] _flags;
+    /// <summary>Per share (index 0 is the caller's): its claim cursor, end, units done, and the worker's sleep flag.</summary>
+    private readonly Slot[] _slots;
     private readonly Shared _shared = new();
     private RangeAction? _action;
-    private int _count;
+    private int _chunk;
     private Exception? _failure;
     private volatile bool _disposed;
 
@@ -40,13 +52,14 @@ public sealed class WorkerPool : IDisposable
         Threads = threads;
         _threads = new Thread[threads - 1];
         _wake = new SemaphoreSlim[threads - 1];
-        _flags = new WorkerFlags[threads - 1];
+        _slots = new Slot[threads];
+        for (int i = 0; i < threads; i++)
+            _slots[i] = new Slot();
         for (int i = 0; i < _threads.Length; i++)
         {
             _wake[i] = new SemaphoreSlim(0);
-            _flags[i] = new WorkerFlags();
-            int index = i;
-            _threads[i] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"minnow-worker-{i + 1}" };
+            int share = i + 1;
+            _threads[i] = new Thread(() => WorkerLoop(share)) { IsBackground = true, Name = $"minnow-worker-{share}" };
             _threads[i].Start();
         }
     }
@@ -55,9 +68,8 @@ public sealed class WorkerPool : IDisposable
     public static int DefaultThreads => Environment.ProcessorCount;
 
     /// <summary>
-    /// Splits [0, count) into one contiguous share per thread and runs <paramref name="action"/> on each; returns
-    /// when all shares are done. Shares depend only on count and the thread number, so each thread sees the same
-    /// slice of a matrix at every call.
+    /// Runs <paramref name="action"/> over disjoint ranges covering [0, count) exactly once, on all threads, and returns
+    /// when all are done. The caller must not assume anything about which thread runs which range.
     /// </summary>
     public void For(int count, RangeAction action)
     {
@@ -68,18 +80,30 @@ public sealed class WorkerPool : IDisposable
             action(0, count);
             return;
         }
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        // Only this thread writes the generation; its low 32 bits tag the cursors of this dispatch, so a worker that
+        // wakes up late (still holding an older generation) can never claim a chunk of this one.
+        long generation = _shared.Generation + 1;
+        int tag = (int)generation;
         _action = action;
-        _count = count;
+        _chunk = Math.Max(1, count / (Threads * ChunksPerShare));
         _failure = null;
-        Volatile.Write(ref _shared.Remaining, _threads.Length);
-        Interlocked.Increment(ref _shared.Generation);
-        for (int i = 0; i < _flags.Length; i++)
-            if (Volatile.Read(ref _flags[i].Sleeping) == 1 && Interlocked.Exchange(ref _flags[i].Sleeping, 0) == 1)
-                _wake[i].Release();
+        for (int i = 0; i < Threads; i++)
+        {
+            var slot = _slots[i];
+            int start = (int)((long)count * i / Threads);
+            slot.End = (int)((long)count * (i + 1) / Threads);
+            slot.Done = 0;
+            Volatile.Write(ref slot.Cursor, Pack(tag, start));
+        }
+        Interlocked.Exchange(ref _shared.Generation, generation);
+        for (int i = 1; i < Threads; i++)
+            if (Volatile.Read(ref _slots[i].Sleeping) == 1 && Interlocked.Exchange(ref _slots[i].Sleeping, 0) == 1)
+                _wake[i - 1].Release();
 
-        RunShare(0);
+        Work(0, tag, action, _chunk);
 
-        for (int spins = 1; Volatile.Read(ref _shared.Remaining) > 0; spins++)
+        for (int spins = 1; DoneUnits() < count; spins++)
         {
             if (spins % SpinsPerYield == 0)
                 Thread.Yield();
@@ -91,45 +115,74 @@ public sealed class WorkerPool : IDisposable
             throw new AggregateException("a worker thread failed", _failure);
     }
 
-    private void RunShare(int share)
+    private static long Pack(int tag, int position) => ((long)tag << 32) | (uint)position;
+
+    private long DoneUnits()
     {
-        int count = _count;
-        int start = (int)((long)count * share / Threads);
-        int end = (int)((long)count * (share + 1) / Threads);
-        if (start < end)
-            _action!(start, end);
+        long done = 0;
+        foreach (var slot in _slots)
+            done += Volatile.Read(ref slot.Done);
+        return done;
     }
 
-    private void WorkerLoop(int index)
+    /// <summary>Claims and runs chunks of this thread's own share, then of the others' shares, until none is left.</summary>
+    private void Work(int self, int tag, RangeAction action, int chunk)
+    {
+        var mine = _slots[self];
+        for (int k = 0; k < Threads; k++)
+        {
+            var slot = _slots[(self + k) % Threads];
+            while (true)
+            {
+                long cursor = Volatile.Read(ref slot.Cursor);
+                if ((int)(cursor >> 32) != tag)
+                    return; // a stale generation: this dispatch is over
+                int start = (int)cursor, end = slot.End;
+                if (start >= end)
+                    break;
+                int stop = Math.Min(start + chunk, end);
+                if (Interlocked.CompareExchange(ref slot.Cursor, Pack(tag, stop), cursor) != cursor)
+                    continue;
+                try
+                {
+                    action(start, stop);
+                }
+                catch (Exception e)
+                {
+                    _failure = e;
+                }
+                Volatile.Write(ref mine.Done, mine.Done + (stop - start));
+            }
+        }
+    }
+
+    private void WorkerLoop(int share)
     {
         long seen = 0;
-        var flags = _flags[index];
+        var slot = _slots[share];
         while (!_disposed)
         {
             long current = Volatile.Read(ref _shared.Generation);
             if (current != seen)
             {
                 seen = current;
-                try
-                {
-                    RunShare(index + 1);
-                }
-                catch (Exception e)
-                {
-                    _failure = e;
-                }
-                Interlocked.Decrement(ref _shared.Remaining);
+                // Read after the generation: if this dispatch is already over, these belong to a later one, and the
+                // tag check on every claim makes Work return without running anything.
+                var action = _action;
+                int chunk = _chunk;
+                if (action is not null)
+                    Work(share, (int)current, action, chunk);
                 continue;
             }
             if (!SpinUntilWork(seen))
             {
                 // Announce sleep (a full fence, so the re-check below cannot be ordered before it), then re-check:
                 // a dispatch that bumped the generation before seeing the flag is not missed.
-                Interlocked.Exchange(ref flags.Sleeping, 1);
+                Interlocked.Exchange(ref slot.Sleeping, 1);
                 if (Volatile.Read(ref _shared.Generation) == seen && !_disposed)
-                    _wake[index].Wait();
-                else if (Interlocked.Exchange(ref flags.Sleeping, 0) == 0)
-                    _wake[index].Wait(); // the dispatcher cleared the flag and will release us: consume that release
+                    _wake[share - 1].Wait();
+                else if (Interlocked.Exchange(ref slot.Sleeping, 0) == 0)
+                    _wake[share - 1].Wait(); // the dispatcher cleared the flag and will release us: consume that release
             }
         }
     }
@@ -168,17 +221,20 @@ public sealed class WorkerPool : IDisposable
             w.Dispose();
     }
 
-    /// <summary>The counters every thread touches, each on its own cache line so a worker's decrement does not evict the generation others spin on.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    /// <summary>The generation every worker polls, alone on its cache line.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
     private sealed class Shared
     {
         [FieldOffset(64)] public long Generation;
-        [FieldOffset(128)] public int Remaining;
     }
 
-    [StructLayout(LayoutKind.Explicit, Size = 128)]
-    private sealed class WorkerFlags
+    /// <summary>One thread's share, on its own cache lines so claims and progress of one thread do not disturb another.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    private sealed class Slot
     {
-        [FieldOffset(64)] public int Sleeping;
+        [FieldOffset(64)] public long Cursor;
+        [FieldOffset(72)] public int End;
+        [FieldOffset(128)] public long Done;
+        [FieldOffset(136)] public int Sleeping;
     }
 }
