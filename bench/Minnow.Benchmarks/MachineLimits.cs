@@ -101,6 +101,19 @@ public static class MachineLimits
         return Median(runs);
     }
 
+    /// <summary>One pass of the read-bandwidth test, GB/s.</summary>
+    public static double ReadPassGBps(int threads)
+    {
+        _array ??= CreateArray();
+        var array = _array;
+        double seconds = TimeOnThreads(threads, t =>
+        {
+            long start = (long)array.Length * t / threads, end = (long)array.Length * (t + 1) / threads;
+            Sum(array, (int)start, (int)end);
+        });
+        return array.Length * 4.0 / seconds / 1e9;
+    }
+
     /// <summary>Seconds from releasing <paramref name="threads"/> dedicated threads (the caller is thread 0) until the last one finishes.</summary>
     public static double TimeOnThreads(int threads, Action<int> body)
     {
