@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Minnow.Evaluation;
 using Minnow.Models;
 using Minnow.Tensors.Kernels;
@@ -39,32 +38,9 @@ public static class Ratios
         }
         if (maxThreads >= 2)
         {
-            var (pool, parallel) = DispatchNanoseconds();
-            Console.WriteLine($"dispatch with 2 threads (median of 21 x 20,000 empty sections): WorkerPool.For {pool:F0} ns, Parallel.For {parallel:F0} ns");
+            var (pool, parallel) = PoolBenchmarks.DispatchMicroseconds();
+            Console.WriteLine($"dispatch cost with 2 threads (sections of 2 x 5 us items, time beyond 5 us, median of 21 x 2000): WorkerPool.For {pool:F2} us, Parallel.For {parallel:F2} us");
         }
         return 0;
-    }
-
-    /// <summary>A quick version of <see cref="PoolBenchmarks"/> (BenchmarkDotNet is the rigorous one).</summary>
-    public static (double Pool, double ParallelFor) DispatchNanoseconds()
-    {
-        using var pool = new WorkerPool(2);
-        var options = new ParallelOptions { MaxDegreeOfParallelism = 2 };
-        RangeAction nothing = (_, _) => { };
-        Action<int> nothingAt = _ => { };
-        double Median(Action section)
-        {
-            const int calls = 20_000;
-            var samples = new double[21];
-            for (int s = 0; s < samples.Length; s++)
-            {
-                var clock = Stopwatch.StartNew();
-                for (int i = 0; i < calls; i++) section();
-                samples[s] = clock.Elapsed.TotalSeconds * 1e9 / calls;
-            }
-            Array.Sort(samples);
-            return samples[samples.Length / 2];
-        }
-        return (Median(() => pool.For(2, nothing)), Median(() => Parallel.For(0, 2, options, nothingAt)));
     }
 }
