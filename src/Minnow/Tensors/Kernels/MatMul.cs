@@ -11,8 +11,8 @@ namespace Minnow.Tensors.Kernels;
 public static unsafe class MatMul
 {
     /// <summary>
-    /// From this many tokens on, the packed GEMM beats the row tiles (which do 4 tokens per pass over the weights,
-    /// at about half the FMA rate of the GEMM's register tile).
+    /// From this many tokens on, the packed GEMM is used: it reads the weights once per token block, where the row
+    /// tiles read them once per 4 tokens, and its register tile shares each load across 8 rows × 16 or 32 tokens.
     /// </summary>
     internal const int PackedMinTokens = 8;
 
