@@ -6,7 +6,7 @@ using Minnow.Benchmarks;
 // `tokenizers`: single-thread encode MB/s of each reference tokenizer on tinyshakespeare.txt.
 // `serve-load`: tokens/s and time to first token of the HTTP server under 1, 4 and 16 concurrent streaming clients.
 // `decode-batch`: 16 one-token forward passes against one 16-token pass (what batching concurrent decodes could gain).
-// `decode [model.bin]`: decode matvecs and a model's decode steps as a fraction of the read bandwidth of the same run.
+// `decode [model.bin]`: decode matvecs and a model's decode steps against read-bandwidth passes of the same rounds.
 // `ratios [model.bin ...]`: every figure issue 3 asks for, for 1 and 2 threads, in one run.
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *MatMul*`).
 return args.FirstOrDefault() switch
