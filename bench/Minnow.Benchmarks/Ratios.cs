@@ -39,7 +39,8 @@ public static class Ratios
         if (maxThreads >= 2)
         {
             var (pool, parallel) = PoolBenchmarks.DispatchMicroseconds();
-            Console.WriteLine($"dispatch cost with 2 threads (sections of 2 x 5 us items, time beyond 5 us, median of 21 x 2000): WorkerPool.For {pool:F2} us, Parallel.For {parallel:F2} us");
+            Console.WriteLine($"dispatch cost with 2 threads (sections of 2 x 5 us items, time beyond 5 us; median and best of 21 batches of 2000): " +
+                $"WorkerPool.For {pool.Median:F2} / {pool.Best:F2} us, Parallel.For {parallel.Median:F2} / {parallel.Best:F2} us");
         }
         return 0;
     }

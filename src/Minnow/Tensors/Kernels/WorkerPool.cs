@@ -29,6 +29,8 @@ public sealed class WorkerPool : IDisposable
     private const long SpinMilliseconds = 2;
     /// <summary>Polls between yields (each poll is one short pause, ~10-40 ns).</summary>
     private const int SpinsPerYield = 2048;
+    /// <summary>Polls before a worker may block, whatever the clock says (~1 ms of actual spinning).</summary>
+    private const int MinSpinsBeforeSleep = 32 * SpinsPerYield;
     /// <summary>Chunks per thread share: enough to rebalance around a stalled thread, few enough to cost nothing.</summary>
     private const int ChunksPerShare = 4;
 
@@ -187,7 +189,12 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    /// <summary>Spins (yielding now and then) for about <see cref="SpinMilliseconds"/>; true when new work arrived.</summary>
+    /// <summary>
+    /// Spins (yielding now and then) for about <see cref="SpinMilliseconds"/>; true when new work arrived. The deadline
+    /// counts only while this thread actually spins (a minimum number of polls as well as wall time): a worker the OS
+    /// kept off the core for longer than the deadline would otherwise go to sleep the moment it got the core back, and
+    /// every dispatch after that would pay for waking it.
+    /// </summary>
     private bool SpinUntilWork(long seen)
     {
         long deadline = Environment.TickCount64 + SpinMilliseconds;
@@ -197,7 +204,7 @@ public sealed class WorkerPool : IDisposable
                 return true;
             if (i % SpinsPerYield == 0)
             {
-                if (Environment.TickCount64 > deadline)
+                if (i >= MinSpinsBeforeSleep && Environment.TickCount64 > deadline)
                     return false;
                 Thread.Yield();
             }
