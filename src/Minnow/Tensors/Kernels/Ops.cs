@@ -8,18 +8,22 @@ namespace Minnow.Tensors.Kernels;
 /// </summary>
 public static class Ops
 {
-    /// <summary>y = x / sqrt(mean(x²) + eps) · (weight + weightOffset). Gemma stores w−1, so it passes offset 1.</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y, float weightOffset = 0f)
+    /// <summary>
+    /// y = x / sqrt(mean(x²) + eps) · (weight + weightOffset). Gemma stores w−1, so it passes offset 1.
+    /// Returns 1/sqrt(mean(x²) + eps), which the backward pass needs.
+    /// </summary>
+    public static float RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y, float weightOffset = 0f)
     {
         float scale = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + eps);
         TensorPrimitives.Multiply(x, scale, y);
         if (weightOffset == 0f)
         {
             TensorPrimitives.Multiply(y, weight, y);
-            return;
+            return scale;
         }
         for (int i = 0; i < y.Length; i++)
             y[i] *= weight[i] + weightOffset;
+        return scale;
     }
 
     /// <summary>In-place softmax, stable (subtracts the maximum first).</summary>
@@ -97,15 +101,20 @@ public static class Ops
         TensorPrimitives.Multiply(x, cap, x);
     }
 
-    /// <summary>y = (x − mean) / sqrt(var + eps) · weight + bias, with the biased variance (GPT-2's LayerNorm).</summary>
-    public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y)
+    /// <summary>
+    /// y = (x − mean) / sqrt(var + eps) · weight + bias, with the biased variance (GPT-2's LayerNorm).
+    /// Returns the mean and 1/sqrt(var + eps), which the backward pass needs.
+    /// </summary>
+    public static (float Mean, float Rstd) LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y)
     {
         float mean = TensorPrimitives.Sum(x) / x.Length;
         TensorPrimitives.Subtract(x, mean, y);
         float variance = TensorPrimitives.SumOfSquares(y) / x.Length;
-        TensorPrimitives.Multiply(y, 1f / MathF.Sqrt(variance + eps), y);
+        float rstd = 1f / MathF.Sqrt(variance + eps);
+        TensorPrimitives.Multiply(y, rstd, y);
         TensorPrimitives.Multiply(y, weight, y);
         TensorPrimitives.Add(y, bias, y);
+        return (mean, rstd);
     }
 
     /// <summary>

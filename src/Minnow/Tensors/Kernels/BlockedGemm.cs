@@ -1,0 +1,255 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Minnow.Tensors.Kernels;
+
+/// <summary>C [M, N] (row stride Ldc) (+)= A·B, with A(m, p) = A[m·RowStride + p·ColStride] and B [K, N] (row stride Ldb).</summary>
+internal readonly unsafe struct GemmOperands(float* a, int rowStride, int colStride, float* b, int ldb, float* c, int ldc, int m, int n, int k)
+{
+    public readonly float* A = a, B = b, C = c;
+    public readonly int RowStride = rowStride, ColStride = colStride, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k;
+}
+
+/// <summary>
+/// A blocked fp32 GEMM for operands whose B rows are contiguous and whose A may be read along rows or columns (so
+/// both dY·W and dYᵀ·X need no transposed copies). The contraction is cut into blocks of B rows that stay in L2;
+/// for each block, A is packed into panels of MR rows ([p][MR]: one cache line holds every broadcast of a step) and an
+/// MR×NR register tile walks B's rows (AVX-512: 8×32, 16 accumulators; portable: 4×2 Vector&lt;float&gt;). Edge tiles are
+/// computed aside on zero-padded copies. Threads split C by rows, and every element is summed in the same order
+/// whatever the thread count, so the result does not depend on it.
+/// </summary>
+internal static unsafe class BlockedGemm
+{
+    /// <summary>Bytes of B per contraction block: it must stay in L2 while every row tile of C passes over it.</summary>
+    private const int BlockBytes = 384 * 1024;
+
+    /// <summary>Runs the product on <paramref name="pool"/>, or on the calling thread if it is null.</summary>
+    public static void Run(in GemmOperands o, bool accumulate, WorkerPool? pool)
+    {
+        if (o.M == 0 || o.N == 0)
+            return;
+        if (o.K == 0)
+        {
+            if (!accumulate)
+                for (int m = 0; m < o.M; m++)
+                    new Span<float>(o.C + (long)m * o.Ldc, o.N).Clear();
+            return;
+        }
+        bool wide = Simd.Active == SimdWidth.Vector512;
+        int mr = wide ? 8 : 4;
+        int blockRows = Math.Clamp(BlockBytes / (o.N * sizeof(float)) / 8 * 8, 8, 1024);
+        var job = new Job(o, mr, wide ? 32 : 2 * Vector<float>.Count, wide);
+        int tiles = (o.M + mr - 1) / mr;
+        for (int p0 = 0; p0 < o.K; p0 += blockRows)
+        {
+            job.P0 = p0;
+            job.Depth = Math.Min(blockRows, o.K - p0);
+            job.Accumulate = accumulate || p0 > 0;
+            if (pool is null)
+                job.Run(0, tiles);
+            else
+                pool.For(tiles, job.Run);
+        }
+    }
+
+    private sealed class Job(GemmOperands o, int mr, int nr, bool wide)
+    {
+        public int P0, Depth;
+        public bool Accumulate;
+
+        [ThreadStatic] private static float[]? _scratch;
+
+        public void Run(int tileStart, int tileEnd)
+        {
+            int depth = Depth;
+            // Per thread: the packed A panel [depth][mr], a zero-padded B strip [depth][nr] for the last columns, a C tile.
+            int need = depth * mr + depth * nr + mr * nr;
+            if (_scratch is null || _scratch.Length < need)
+                _scratch = GC.AllocateUninitializedArray<float>(need, pinned: true);
+            fixed (float* scratch = _scratch)
+            {
+                float* panel = scratch, strip = panel + depth * mr, tile = strip + depth * nr;
+                bool stripPacked = false;
+                for (int ti = tileStart; ti < tileEnd; ti++)
+                {
+                    int m0 = ti * mr, rows = Math.Min(mr, o.M - m0);
+                    Pack(panel, m0, rows, depth);
+                    for (int n0 = 0; n0 < o.N; n0 += nr)
+                    {
+                        float* b = o.B + (long)P0 * o.Ldb + n0;
+                        float* c = o.C + (long)m0 * o.Ldc + n0;
+                        int columns = Math.Min(nr, o.N - n0);
+                        if (rows == mr && columns == nr)
+                        {
+                            Kernel(panel, b, o.Ldb, c, o.Ldc, depth, Accumulate);
+                            continue;
+                        }
+                        if (wide && rows == mr && columns == 16)
+                        {
+                            Kernel8x16(panel, b, o.Ldb, c, o.Ldc, depth, Accumulate);
+                            continue;
+                        }
+                        // An edge tile: pad B's last columns with zeros, compute a whole tile aside, keep the valid part.
+                        int ldb = o.Ldb;
+                        if (columns < nr)
+                        {
+                            if (!stripPacked)
+                            {
+                                for (int p = 0; p < depth; p++)
+                                    for (int j = 0; j < nr; j++)
+                                        strip[p * nr + j] = j < columns ? b[(long)p * o.Ldb + j] : 0f;
+                                stripPacked = true;
+                            }
+                            b = strip;
+                            ldb = nr;
+                        }
+                        Kernel(panel, b, ldb, tile, nr, depth, accumulate: false);
+                        for (int r = 0; r < rows; r++)
+                            for (int j = 0; j < columns; j++)
+                                c[(long)r * o.Ldc + j] = Accumulate ? c[(long)r * o.Ldc + j] + tile[r * nr + j] : tile[r * nr + j];
+                    }
+                }
+            }
+        }
+
+        /// <summary>panel[p·mr + r] = A(m0 + r, P0 + p), zero for rows past M.</summary>
+        private void Pack(float* panel, int m0, int rows, int depth)
+        {
+            if (o.ColStride == 1)
+            {
+                for (int r = 0; r < mr; r++)
+                {
+                    float* a = o.A + (long)(m0 + r) * o.RowStride + P0;
+                    for (int p = 0; p < depth; p++)
+                        panel[p * mr + r] = r < rows ? a[p] : 0f;
+                }
+                return;
+            }
+            for (int p = 0; p < depth; p++)
+            {
+                float* a = o.A + (long)(P0 + p) * o.ColStride + (long)m0 * o.RowStride;
+                for (int r = 0; r < mr; r++)
+                    panel[p * mr + r] = r < rows ? a[(long)r * o.RowStride] : 0f;
+            }
+        }
+
+        private void Kernel(float* panel, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
+        {
+            if (wide)
+                Kernel8x32(panel, b, ldb, c, ldc, depth, accumulate);
+            else
+                KernelPortable(panel, b, ldb, c, ldc, depth, accumulate);
+        }
+    }
+
+    /// <summary>c[r, 0..32) (+)= Σ_p panel[p·8 + r]·b[p·ldb + 0..32) for 8 rows: 16 zmm accumulators, 2 loads and 8 broadcasts per step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel8x32(float* panel, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
+    {
+        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        if (accumulate)
+        {
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16);
+            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + 16);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + 16);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + 16);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + 16);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + 16);
+            c60 = Vector512.Load(c + 6 * ldc); c61 = Vector512.Load(c + 6 * ldc + 16);
+            c70 = Vector512.Load(c + 7 * ldc); c71 = Vector512.Load(c + 7 * ldc + 16);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
+        }
+        for (int p = 0; p < depth; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            b += ldb;
+            var a = Vector512.Create(panel[0]); c00 = Vector512.FusedMultiplyAdd(a, b0, c00); c01 = Vector512.FusedMultiplyAdd(a, b1, c01);
+            a = Vector512.Create(panel[1]); c10 = Vector512.FusedMultiplyAdd(a, b0, c10); c11 = Vector512.FusedMultiplyAdd(a, b1, c11);
+            a = Vector512.Create(panel[2]); c20 = Vector512.FusedMultiplyAdd(a, b0, c20); c21 = Vector512.FusedMultiplyAdd(a, b1, c21);
+            a = Vector512.Create(panel[3]); c30 = Vector512.FusedMultiplyAdd(a, b0, c30); c31 = Vector512.FusedMultiplyAdd(a, b1, c31);
+            a = Vector512.Create(panel[4]); c40 = Vector512.FusedMultiplyAdd(a, b0, c40); c41 = Vector512.FusedMultiplyAdd(a, b1, c41);
+            a = Vector512.Create(panel[5]); c50 = Vector512.FusedMultiplyAdd(a, b0, c50); c51 = Vector512.FusedMultiplyAdd(a, b1, c51);
+            a = Vector512.Create(panel[6]); c60 = Vector512.FusedMultiplyAdd(a, b0, c60); c61 = Vector512.FusedMultiplyAdd(a, b1, c61);
+            a = Vector512.Create(panel[7]); c70 = Vector512.FusedMultiplyAdd(a, b0, c70); c71 = Vector512.FusedMultiplyAdd(a, b1, c71);
+            panel += 8;
+        }
+        c00.Store(c); c01.Store(c + 16);
+        c10.Store(c + ldc); c11.Store(c + ldc + 16);
+        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + 16);
+        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 16);
+        c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + 16);
+        c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 16);
+        c60.Store(c + 6 * ldc); c61.Store(c + 6 * ldc + 16);
+        c70.Store(c + 7 * ldc); c71.Store(c + 7 * ldc + 16);
+    }
+
+    /// <summary>The portable tile: 4 rows × 2 Vector&lt;float&gt; (8 accumulators fit 16 AVX2 or 32 NEON registers).</summary>
+    private static void KernelPortable(float* panel, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
+    {
+        int w = Vector<float>.Count;
+        Vector<float> c00, c01, c10, c11, c20, c21, c30, c31;
+        if (accumulate)
+        {
+            c00 = Vector.Load(c); c01 = Vector.Load(c + w);
+            c10 = Vector.Load(c + ldc); c11 = Vector.Load(c + ldc + w);
+            c20 = Vector.Load(c + 2 * ldc); c21 = Vector.Load(c + 2 * ldc + w);
+            c30 = Vector.Load(c + 3 * ldc); c31 = Vector.Load(c + 3 * ldc + w);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector<float>.Zero;
+        }
+        for (int p = 0; p < depth; p++)
+        {
+            var b0 = Vector.Load(b);
+            var b1 = Vector.Load(b + w);
+            b += ldb;
+            var a = new Vector<float>(panel[0]); c00 = Vector.FusedMultiplyAdd(a, b0, c00); c01 = Vector.FusedMultiplyAdd(a, b1, c01);
+            a = new Vector<float>(panel[1]); c10 = Vector.FusedMultiplyAdd(a, b0, c10); c11 = Vector.FusedMultiplyAdd(a, b1, c11);
+            a = new Vector<float>(panel[2]); c20 = Vector.FusedMultiplyAdd(a, b0, c20); c21 = Vector.FusedMultiplyAdd(a, b1, c21);
+            a = new Vector<float>(panel[3]); c30 = Vector.FusedMultiplyAdd(a, b0, c30); c31 = Vector.FusedMultiplyAdd(a, b1, c31);
+            panel += 4;
+        }
+        c00.Store(c); c01.Store(c + w);
+        c10.Store(c + ldc); c11.Store(c + ldc + w);
+        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + w);
+        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + w);
+    }
+
+    /// <summary>The 16-column edge (head sizes of 16 and 48): 8 zmm accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel8x16(float* panel, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
+    {
+        Vector512<float> c0, c1, c2, c3, c4, c5, c6, c7;
+        if (accumulate)
+        {
+            c0 = Vector512.Load(c); c1 = Vector512.Load(c + ldc); c2 = Vector512.Load(c + 2 * ldc); c3 = Vector512.Load(c + 3 * ldc);
+            c4 = Vector512.Load(c + 4 * ldc); c5 = Vector512.Load(c + 5 * ldc); c6 = Vector512.Load(c + 6 * ldc); c7 = Vector512.Load(c + 7 * ldc);
+        }
+        else
+        {
+            c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = Vector512<float>.Zero;
+        }
+        for (int p = 0; p < depth; p++)
+        {
+            var b0 = Vector512.Load(b);
+            b += ldb;
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[0]), b0, c0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[1]), b0, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[2]), b0, c2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[3]), b0, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[4]), b0, c4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[5]), b0, c5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[6]), b0, c6);
+            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[7]), b0, c7);
+            panel += 8;
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc);
+        c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
+    }
+}
