@@ -6,8 +6,8 @@ namespace Minnow.Training;
 
 public sealed unsafe partial class Tape
 {
-    /// <summary>Floats of logits held at once by <see cref="CrossEntropy"/> (the row block): 16 MB.</summary>
-    private const int LogitBlockFloats = 4 << 20;
+    /// <summary>Floats of logits held at once by <see cref="CrossEntropy"/> (the row block): 16 MB by default.</summary>
+    internal int LogitBlockFloats { get; set; } = 4 << 20;
 
     /// <summary>
     /// Mean token cross-entropy (natural log) of the classifier's logits z = x·Wᵀ (soft-capped to cap·tanh(z/cap) if
@@ -30,7 +30,7 @@ public sealed unsafe partial class Tape
         bool accumulate = false;
         float* dx = RecordsGradients ? GradientTarget(x, out accumulate) : null;
         bool backward = dx != null || dW is not null;
-        int block = Math.Clamp(LogitBlockFloats / vocab / 8 * 8, 8, Math.Max(8, n));
+        int block = Math.Clamp(LogitBlockFloats / vocab, 1, n);
         float* logits = Scratch((long)block * vocab + (softCap > 0 ? (long)block * vocab : 0));
         float* capped = logits + (long)block * vocab;
         float* xs = ValuePointer(x);

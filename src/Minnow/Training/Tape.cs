@@ -55,6 +55,24 @@ public sealed unsafe partial class Tape
         _backward.Clear();
     }
 
+    /// <summary>
+    /// Adds <paramref name="gradient"/> to the gradient arriving at <paramref name="a"/>: where a backward pass starts
+    /// for an output that is not one of the tape's losses (e.g. a loss computed outside the tape).
+    /// </summary>
+    public void SeedGradient(Act a, ReadOnlySpan<float> gradient)
+    {
+        if (gradient.Length != a.Length)
+            throw new InvalidInputException($"a gradient of {gradient.Length} values for an activation of {a.Length}");
+        float* g = GradientTarget(a, out bool accumulate);
+        if (g == null)
+            throw new InvalidOperationException($"activation {a.Id} does not take a gradient");
+        var target = new Span<float>(g, a.Length);
+        if (accumulate)
+            System.Numerics.Tensors.TensorPrimitives.Add(target, gradient, target);
+        else
+            gradient.CopyTo(target);
+    }
+
     /// <summary>Runs the recorded backward functions in reverse order, accumulating parameter gradients; then forgets them.</summary>
     public void Backward()
     {
