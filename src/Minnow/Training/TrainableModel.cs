@@ -34,6 +34,14 @@ public abstract class TrainableModel : IDisposable
         Tape.Bind(parameters);
     }
 
+    /// <summary>A trainable copy of a loaded model's weights (fine-tuning starts here): Llama family or GPT-2.</summary>
+    public static TrainableModel CopyOf(ILanguageModel model, int threads) => model switch
+    {
+        LlamaModel llama => TrainableLlama.FromWeights(llama.Config, llama.Weights, threads),
+        Gpt2Model gpt2 => TrainableGpt2.FromWeights(gpt2.Config, gpt2.Weights, threads),
+        _ => throw new InvalidInputException($"{model.GetType().Name} cannot be trained"),
+    };
+
     public ModelConfig Config { get; }
     public ParameterStore Parameters { get; }
 
