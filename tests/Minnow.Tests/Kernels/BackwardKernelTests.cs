@@ -160,12 +160,12 @@ public unsafe class BackwardKernelTests
         AssertClose(RunBackward(true, pSlow, sSlow), RunBackward(false, pSlow, sSlow), 2e-5, "gradients " + what);
     });
 
+    public static IEnumerable<object[]> WidthsAndLengths() =>
+        from w in Widths() from n in new[] { 1, 17, 288, 1030 } select new[] { w[0], n };
+
     [Theory]
-    [InlineData(1)]
-    [InlineData(17)]
-    [InlineData(288)]
-    [InlineData(1030)]
-    public void RowBackwardsMatchScalarTwins(int n)
+    [MemberData(nameof(WidthsAndLengths))]
+    public void RowBackwardsMatchScalarTwins(SimdWidth width, int n) => WithWidth(width, () =>
     {
         var x = Random(n, 1);
         var w = Random(n, 2);
@@ -212,7 +212,7 @@ public unsafe class BackwardKernelTests
                 AssertClose(dxS, dxF, 1e-5, "gelu dx");
             }
         }
-    }
+    });
 
     [Theory]
     [InlineData(1, 0)]

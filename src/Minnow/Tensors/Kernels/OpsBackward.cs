@@ -1,15 +1,18 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Minnow.Tensors.Kernels;
 
 /// <summary>
 /// Backward passes of the row-wise operations in <see cref="Ops"/>, one row (or one block of elements) per call.
 /// Input gradients are written, or added when <c>accumulate</c> is true; parameter gradients are always added.
-/// The fast versions use TensorPrimitives (SIMD on every CPU); <see cref="ScalarOpsBackward"/> holds plain twins.
+/// The norms use TensorPrimitives (SIMD on every CPU); the activations are fused single passes with a Vector512 and a
+/// portable Vector&lt;float&gt; path. <see cref="ScalarOpsBackward"/> holds the plain twins.
 /// </summary>
 public static class OpsBackward
 {
-    /// <summary>Elements per block of the elementwise backward passes (temporaries live on the stack).</summary>
+    /// <summary>Rows up to this long keep the norms' temporaries on the stack.</summary>
     private const int Block = 1024;
 
     /// <summary>
@@ -76,95 +79,158 @@ public static class OpsBackward
     /// Backward of <see cref="Ops.SwiGlu"/> (out = silu(gate)·up). With s = sigmoid(gate):
     /// dup = dout·silu(gate); dgate = dout·up·silu'(gate), silu' = s + silu·(1 − s).
     /// </summary>
-    public static void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, ReadOnlySpan<float> dout,
+    public static unsafe void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, ReadOnlySpan<float> dout,
         Span<float> dgate, Span<float> dup, bool accumulate)
     {
-        Span<float> s = stackalloc float[Math.Min(Block, gate.Length)];
-        Span<float> act = stackalloc float[s.Length];
-        Span<float> t = stackalloc float[s.Length];
-        for (int start = 0; start < gate.Length; start += Block)
+        int i = 0, n = gate.Length;
+        fixed (float* g = gate, u = up, d = dout, dg = dgate, du = dup)
         {
-            int len = Math.Min(Block, gate.Length - start);
-            var g = gate.Slice(start, len);
-            var d = dout.Slice(start, len);
-            var ss = s[..len];
-            var silu = act[..len];
-            var ts = t[..len];
-            TensorPrimitives.Sigmoid(g, ss);
-            TensorPrimitives.Multiply(g, ss, silu);
-            Store(d, silu, dup.Slice(start, len), accumulate);
-            TensorPrimitives.Subtract(1f, ss, ts);
-            TensorPrimitives.MultiplyAdd(silu, ts, ss, ts);          // silu'(g)
-            TensorPrimitives.Multiply(ts, up.Slice(start, len), ts);
-            Store(d, ts, dgate.Slice(start, len), accumulate);
+            if (Simd.Active == SimdWidth.Vector512)
+            {
+                var one = Vector512<float>.One;
+                for (; i <= n - 16; i += 16)
+                {
+                    var x = Vector512.Load(g + i);
+                    var dy = Vector512.Load(d + i);
+                    var sig = one / (one + Vector512.Exp(-x));
+                    var silu = x * sig;
+                    var dU = dy * silu;
+                    var dG = dy * Vector512.Load(u + i) * (sig + silu * (one - sig));
+                    if (accumulate)
+                    {
+                        dU += Vector512.Load(du + i);
+                        dG += Vector512.Load(dg + i);
+                    }
+                    dU.Store(du + i);
+                    dG.Store(dg + i);
+                }
+            }
+            else if (Simd.Active == SimdWidth.Portable)
+            {
+                var one = Vector<float>.One;
+                for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                {
+                    var x = Vector.Load(g + i);
+                    var dy = Vector.Load(d + i);
+                    var sig = one / (one + Vector.Exp(-x));
+                    var silu = x * sig;
+                    var dU = dy * silu;
+                    var dG = dy * Vector.Load(u + i) * (sig + silu * (one - sig));
+                    if (accumulate)
+                    {
+                        dU += Vector.Load(du + i);
+                        dG += Vector.Load(dg + i);
+                    }
+                    dU.Store(du + i);
+                    dG.Store(dg + i);
+                }
+            }
         }
+        ScalarOpsBackward.SwiGlu(gate[i..], up[i..], dout[i..], dgate[i..], dup[i..], accumulate);
     }
 
     /// <summary>
     /// Backward of <see cref="Ops.GeGlu"/> (out = gelu_tanh(gate)·up): dup = dout·gelu(gate); dgate = dout·up·gelu'(gate).
     /// </summary>
-    public static void GeGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, ReadOnlySpan<float> dout,
+    public static unsafe void GeGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, ReadOnlySpan<float> dout,
         Span<float> dgate, Span<float> dup, bool accumulate)
     {
-        Span<float> value = stackalloc float[Math.Min(Block, gate.Length)];
-        Span<float> slope = stackalloc float[value.Length];
-        for (int start = 0; start < gate.Length; start += Block)
+        int i = 0, n = gate.Length;
+        fixed (float* g = gate, u = up, d = dout, dg = dgate, du = dup)
         {
-            int len = Math.Min(Block, gate.Length - start);
-            var d = dout.Slice(start, len);
-            var v = value[..len];
-            var sl = slope[..len];
-            GeluTanhWithSlope(gate.Slice(start, len), v, sl);
-            Store(d, v, dup.Slice(start, len), accumulate);
-            TensorPrimitives.Multiply(sl, up.Slice(start, len), sl);
-            Store(d, sl, dgate.Slice(start, len), accumulate);
+            if (Simd.Active == SimdWidth.Vector512)
+            {
+                for (; i <= n - 16; i += 16)
+                {
+                    var (value, slope) = Gelu(Vector512.Load(g + i));
+                    var dy = Vector512.Load(d + i);
+                    var dU = dy * value;
+                    var dG = dy * Vector512.Load(u + i) * slope;
+                    if (accumulate)
+                    {
+                        dU += Vector512.Load(du + i);
+                        dG += Vector512.Load(dg + i);
+                    }
+                    dU.Store(du + i);
+                    dG.Store(dg + i);
+                }
+            }
+            else if (Simd.Active == SimdWidth.Portable)
+            {
+                for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                {
+                    var (value, slope) = Gelu(Vector.Load(g + i));
+                    var dy = Vector.Load(d + i);
+                    var dU = dy * value;
+                    var dG = dy * Vector.Load(u + i) * slope;
+                    if (accumulate)
+                    {
+                        dU += Vector.Load(du + i);
+                        dG += Vector.Load(dg + i);
+                    }
+                    dU.Store(du + i);
+                    dG.Store(dg + i);
+                }
+            }
         }
+        ScalarOpsBackward.GeGlu(gate[i..], up[i..], dout[i..], dgate[i..], dup[i..], accumulate);
     }
 
     /// <summary>Backward of <see cref="Ops.GeluTanh"/>: dx = dout·gelu'(x).</summary>
-    public static void GeluTanh(ReadOnlySpan<float> x, ReadOnlySpan<float> dout, Span<float> dx, bool accumulate)
+    public static unsafe void GeluTanh(ReadOnlySpan<float> x, ReadOnlySpan<float> dout, Span<float> dx, bool accumulate)
     {
-        Span<float> value = stackalloc float[Math.Min(Block, x.Length)];
-        Span<float> slope = stackalloc float[value.Length];
-        for (int start = 0; start < x.Length; start += Block)
+        int i = 0, n = x.Length;
+        fixed (float* px = x, d = dout, pdx = dx)
         {
-            int len = Math.Min(Block, x.Length - start);
-            GeluTanhWithSlope(x.Slice(start, len), value[..len], slope[..len]);
-            Store(dout.Slice(start, len), slope[..len], dx.Slice(start, len), accumulate);
+            if (Simd.Active == SimdWidth.Vector512)
+            {
+                for (; i <= n - 16; i += 16)
+                {
+                    var g = Vector512.Load(d + i) * Gelu(Vector512.Load(px + i)).Slope;
+                    if (accumulate)
+                        g += Vector512.Load(pdx + i);
+                    g.Store(pdx + i);
+                }
+            }
+            else if (Simd.Active == SimdWidth.Portable)
+            {
+                for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                {
+                    var g = Vector.Load(d + i) * Gelu(Vector.Load(px + i)).Slope;
+                    if (accumulate)
+                        g += Vector.Load(pdx + i);
+                    g.Store(pdx + i);
+                }
+            }
         }
+        ScalarOpsBackward.GeluTanh(x[i..], dout[i..], dx[i..], accumulate);
     }
 
     /// <summary>
     /// gelu_tanh(x) = x·s with s = sigmoid(z), z = 2√(2/π)·(x + 0.044715·x³) (as <see cref="Ops.GeluTanh"/> computes it),
-    /// and its derivative s + x·s·(1 − s)·dz/dx with dz/dx = 2√(2/π)·(1 + 3·0.044715·x²). Blocks of at most <see cref="Block"/>.
+    /// and its derivative s + x·s·(1 − s)·dz/dx, dz/dx = 2√(2/π)·(1 + 3·0.044715·x²).
     /// </summary>
-    private static void GeluTanhWithSlope(ReadOnlySpan<float> x, Span<float> value, Span<float> slope)
+    private static (Vector512<float> Value, Vector512<float> Slope) Gelu(Vector512<float> x)
     {
-        const float c = Ops.GeluTwiceSqrt2OverPi, a = 0.044715f;
-        Span<float> oneMinusS = stackalloc float[x.Length];
-        TensorPrimitives.Multiply(x, x, slope);                     // x²
-        TensorPrimitives.Multiply(slope, a, value);
-        TensorPrimitives.Add(value, 1f, value);
-        TensorPrimitives.Multiply(value, x, value);
-        TensorPrimitives.Multiply(value, c, value);                 // z
-        TensorPrimitives.Sigmoid(value, value);                     // s
-        TensorPrimitives.Subtract(1f, value, oneMinusS);
-        TensorPrimitives.Multiply(slope, 3 * a * c, slope);
-        TensorPrimitives.Add(slope, c, slope);                      // dz/dx
-        TensorPrimitives.Multiply(slope, x, slope);
-        TensorPrimitives.Multiply(slope, value, slope);
-        TensorPrimitives.MultiplyAdd(slope, oneMinusS, value, slope);
-        TensorPrimitives.Multiply(value, x, value);                 // x·s
+        var one = Vector512<float>.One;
+        var x2 = x * x;
+        var z = Vector512.Create(Ops.GeluTwiceSqrt2OverPi) * x * (one + Vector512.Create(GeluA) * x2);
+        var s = one / (one + Vector512.Exp(-z));
+        var dz = Vector512.Create(Ops.GeluTwiceSqrt2OverPi) * (one + Vector512.Create(3 * GeluA) * x2);
+        return (x * s, s + x * s * (one - s) * dz);
     }
 
-    /// <summary>dst = a·b, or dst += a·b.</summary>
-    private static void Store(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst, bool accumulate)
+    private static (Vector<float> Value, Vector<float> Slope) Gelu(Vector<float> x)
     {
-        if (accumulate)
-            TensorPrimitives.MultiplyAdd(a, b, dst, dst);
-        else
-            TensorPrimitives.Multiply(a, b, dst);
+        var one = Vector<float>.One;
+        var x2 = x * x;
+        var z = new Vector<float>(Ops.GeluTwiceSqrt2OverPi) * x * (one + new Vector<float>(GeluA) * x2);
+        var s = one / (one + Vector.Exp(-z));
+        var dz = new Vector<float>(Ops.GeluTwiceSqrt2OverPi) * (one + new Vector<float>(3 * GeluA) * x2);
+        return (x * s, s + x * s * (one - s) * dz);
     }
+
+    private const float GeluA = 0.044715f;
 }
 
 /// <summary>Plain-loop twins of <see cref="OpsBackward"/>: the reference the fast versions are tested against.</summary>
