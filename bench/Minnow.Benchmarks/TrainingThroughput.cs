@@ -8,7 +8,7 @@ namespace Minnow.Benchmarks;
 /// <summary>
 /// Training tokens per second of whole steps (zero gradients, forward + backward, clip, AdamW) on the two
 /// models, with per-operation time shares from the tape and the share of step time outside matrix multiplies.
-/// Usage: <c>train [baby|llama15m|all] [threads…] [--steps N]</c>.
+/// Usage: <c>train [baby|llama15m|all] [threads…] [--steps N] [--logit-block floats]</c>.
 /// </summary>
 public static class TrainingThroughput
 {
@@ -27,12 +27,13 @@ public static class TrainingThroughput
 
     public static int Run(string[] args)
     {
-        int steps = 10;
+        int steps = 10, logitBlock = 0;
         var threads = new List<int>();
         string which = "all";
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--steps") steps = int.Parse(args[++i]);
+            else if (args[i] == "--logit-block") logitBlock = int.Parse(args[++i]);
             else if (int.TryParse(args[i], out int t)) threads.Add(t);
             else which = args[i];
         }
@@ -42,17 +43,19 @@ public static class TrainingThroughput
             if (which != "all" && !name.StartsWith(which, StringComparison.OrdinalIgnoreCase))
                 continue;
             foreach (int t in threads)
-                Measure(name, config, batch, t, steps);
+                Measure(name, config, batch, t, steps, logitBlock);
         }
         return 0;
     }
 
-    private static void Measure(string name, ModelConfig config, int sequences, int threads, int steps)
+    private static void Measure(string name, ModelConfig config, int sequences, int threads, int steps, int logitBlock)
     {
         using TrainableModel model = config.Architecture == "gpt2"
             ? TrainableGpt2.Create(config, seed: 1, threads)
             : TrainableLlama.Create(config, seed: 1, threads);
         var adam = new AdamW(model.Parameters, model.Pool, beta2: 0.95f, weightDecay: 0.1f);
+        if (logitBlock > 0)
+            model.Tape.LogitBlockFloats = logitBlock;
         int t = config.ContextLength, tokens = sequences * t;
         var rng = new Rng(2);
         var batches = Enumerable.Range(0, 4).Select(_ =>
@@ -85,12 +88,18 @@ public static class TrainingThroughput
             Step(i);
         model.Tape.ResetTimes();
         optimizerTicks = 0;
+        var process = Process.GetCurrentProcess();
+        var cpuStart = process.TotalProcessorTime;
         var times = Enumerable.Range(0, steps).Select(Step).ToArray();
+        process.Refresh();
+        double cpuPerStep = (process.TotalProcessorTime - cpuStart).TotalSeconds / steps;
         double total = times.Sum();
         Array.Sort(times);
         double median = times[times.Length / 2];
 
-        Console.WriteLine($"{name} threads={threads}: {tokens / median:F0} tokens/s (median step {median * 1000:F1} ms over {steps} steps, {tokens} tokens/step, {model.Parameters.Count / 1e6:F2}M parameters)");
+        // With one thread, CPU time per step excludes time the machine gave to other processes.
+        Console.WriteLine($"{name} threads={threads}: {tokens / median:F0} tokens/s (median step {median * 1000:F1} ms over {steps} steps, " +
+            $"CPU {cpuPerStep * 1000:F1} ms/step, {tokens} tokens/step, {model.Parameters.Count / 1e6:F2}M parameters)");
         var shares = model.Tape.Times.ToDictionary(kv => kv.Key, kv => kv.Value.TotalSeconds);
         shares["optimizer + clipping"] = Stopwatch.GetElapsedTime(0, optimizerTicks).TotalSeconds;
         double accounted = shares.Values.Sum();

@@ -85,6 +85,9 @@ public sealed class ParameterStore
     public Parameter this[string name] =>
         _byName.TryGetValue(name, out var p) ? p : throw new InvalidInputException($"no parameter named '{name}'");
 
+    /// <summary>The parameter named <paramref name="name"/>, or null.</summary>
+    public Parameter? Find(string name) => _byName.GetValueOrDefault(name);
+
     /// <summary>
     /// The gradient of <paramref name="value"/> if it is a view inside this store's values (a parameter, or part of one
     /// such as GPT-2's query rows of c_attn, or several adjacent ones) of which at least one parameter is trainable: the

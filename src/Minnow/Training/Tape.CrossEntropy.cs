@@ -30,7 +30,9 @@ public sealed unsafe partial class Tape
         bool accumulate = false;
         float* dx = RecordsGradients ? GradientTarget(x, out accumulate) : null;
         bool backward = dx != null || dW is not null;
-        int block = Math.Clamp(LogitBlockFloats / vocab, 1, n);
+        // Rows per block: whole panels of 32 tokens for the forward GEMM when the block is that large.
+        int block = Math.Max(1, LogitBlockFloats / vocab);
+        block = Math.Min(n, block >= 32 ? block / 32 * 32 : block);
         float* logits = Scratch((long)block * vocab + (softCap > 0 ? (long)block * vocab : 0));
         float* capped = logits + (long)block * vocab;
         float* xs = ValuePointer(x);

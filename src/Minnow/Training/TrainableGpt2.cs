@@ -117,6 +117,7 @@ public sealed class TrainableGpt2 : TrainableModel
 
     public override Act Forward(Tape tape, int[] inputs, int sequenceLength)
     {
+        CheckInputs(inputs, sequenceLength);
         var c = Config;
         var w = Weights;
         float eps = c.NormEps;

@@ -26,7 +26,7 @@ public sealed class TrainableLlama : TrainableModel
     {
         _rope = new RopeTable(config.HeadSize, config.ContextLength, config.RopeTheta, config.RopeScaling);
         var p = parameters;
-        Tensor? Optional(string name) => p.Parameters.Any(x => x.Name == name) ? p[name].Value : null;
+        Tensor? Optional(string name) => p.Find(name)?.Value;
         var layers = new LlamaLayer[config.Layers];
         for (int l = 0; l < config.Layers; l++)
         {
@@ -171,6 +171,7 @@ public sealed class TrainableLlama : TrainableModel
 
     public override Act Forward(Tape tape, int[] inputs, int sequenceLength)
     {
+        CheckInputs(inputs, sequenceLength);
         var c = Config;
         var w = Weights;
         int hs = c.HeadSize;

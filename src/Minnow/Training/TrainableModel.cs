@@ -60,6 +60,18 @@ public abstract class TrainableModel : IDisposable
     /// </summary>
     public abstract Act Forward(Tape tape, int[] inputs, int sequenceLength);
 
+    /// <summary>Checks that <paramref name="inputs"/> are whole sequences that fit the context, of ids inside the vocabulary.</summary>
+    protected void CheckInputs(int[] inputs, int sequenceLength)
+    {
+        if (sequenceLength <= 0 || inputs.Length == 0 || inputs.Length % sequenceLength != 0)
+            throw new InvalidInputException($"{inputs.Length} tokens are not a whole number of sequences of {sequenceLength}");
+        if (sequenceLength > Config.ContextLength)
+            throw new ContextLengthException(sequenceLength, Config.ContextLength);
+        foreach (int id in inputs)
+            if ((uint)id >= (uint)Config.VocabSize)
+                throw new InvalidInputException($"token id {id} is outside the vocabulary [0, {Config.VocabSize})");
+    }
+
     /// <summary>An inference model over the same weights (the same memory: it sees every update).</summary>
     public abstract DecoderModel CreateInferenceModel(int threads);
 

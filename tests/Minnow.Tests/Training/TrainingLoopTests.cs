@@ -203,6 +203,18 @@ public class TrainingLoopTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void BadBatchesGetClearErrors()
+    {
+        using var model = TrainableGpt2.Create(TinyGpt2, seed: 1, threads: 1);
+        Assert.Contains("whole number of sequences", Assert.Throws<InvalidInputException>(() => new TokenBatch([1, 2, 3], [2, 3, 4], 2)).Message);
+        Assert.Contains("targets", Assert.Throws<InvalidInputException>(() => new TokenBatch([1, 2], [2], 2)).Message);
+        Assert.Throws<ContextLengthException>(() => model.Loss(new TokenBatch(new int[17], new int[17], 17)));
+        Assert.Contains("outside the vocabulary", Assert.Throws<InvalidInputException>(() => model.Loss(new TokenBatch([1, 65], [1, 2], 2))).Message);
+        Assert.Contains("target id 65", Assert.Throws<InvalidInputException>(() => model.Loss(new TokenBatch([1, 2], [1, 65], 2))).Message);
+        Assert.Contains("no parameter named", Assert.Throws<InvalidInputException>(() => model.Parameters["nope"]).Message);
+    }
+
+    [Fact]
     public void MemoryIsReported()
     {
         using var model = TrainingData.TinyLlama(threads: 1);
