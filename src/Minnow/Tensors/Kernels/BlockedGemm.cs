@@ -13,15 +13,16 @@ internal readonly unsafe struct GemmOperands(float* a, int rowStride, int colStr
 
 /// <summary>
 /// A blocked fp32 GEMM for operands whose B rows are contiguous and whose A may be read along rows or columns (so
-/// both dY·W and dYᵀ·X need no transposed copies). The contraction is cut into blocks of B rows that stay in L2;
-/// for each block, A is packed into panels of MR rows ([p][MR]: one cache line holds every broadcast of a step) and an
-/// MR×NR register tile walks B's rows (AVX-512: 8×32, 16 accumulators; portable: 4×2 Vector&lt;float&gt;). Edge tiles are
-/// computed aside on zero-padded copies. Threads split C by rows, and every element is summed in the same order
-/// whatever the thread count, so the result does not depend on it.
+/// both dY·W and dYᵀ·X need no transposed copies). The contraction is cut into blocks of B rows that fit L2. Per
+/// block, each thread packs B into zero-padded strips of NR columns ([p][NR], read sequentially) and, tile by tile,
+/// A into panels of MR rows ([p][MR]: one cache line holds every broadcast of a step); an MR×NR register tile then
+/// walks the strip (AVX-512: 8×32, 16 accumulators; portable: 4×2 Vector&lt;float&gt;). Edge rows are computed aside.
+/// Threads split C by rows, and every element is summed in the same order whatever the thread count, so the
+/// result does not depend on it.
 /// </summary>
 internal static unsafe class BlockedGemm
 {
-    /// <summary>Bytes of B per contraction block: it must stay in L2 while every row tile of C passes over it.</summary>
+    /// <summary>Bytes of B per contraction block: its packed copy must stay in L2 while every row tile of C passes over it.</summary>
     private const int BlockBytes = 384 * 1024;
 
     /// <summary>Runs the product on <paramref name="pool"/>, or on the calling thread if it is null.</summary>
@@ -62,49 +63,49 @@ internal static unsafe class BlockedGemm
 
         public void Run(int tileStart, int tileEnd)
         {
-            int depth = Depth;
-            // Per thread: the packed A panel [depth][mr], a zero-padded B strip [depth][nr] for the last columns, a C tile.
-            int need = depth * mr + depth * nr + mr * nr;
+            int depth = Depth, strips = (o.N + nr - 1) / nr;
+            // Per thread: the packed A panel [depth][mr], B's block packed as strips [strips][depth][nr] (zero-padded), a C tile.
+            long need = (long)depth * mr + (long)strips * depth * nr + mr * nr;
             if (_scratch is null || _scratch.Length < need)
-                _scratch = GC.AllocateUninitializedArray<float>(need, pinned: true);
+                _scratch = GC.AllocateUninitializedArray<float>((int)need, pinned: true);
             fixed (float* scratch = _scratch)
             {
-                float* panel = scratch, strip = panel + depth * mr, tile = strip + depth * nr;
-                bool stripPacked = false;
+                float* panel = scratch, packedB = panel + depth * mr, tile = packedB + (long)strips * depth * nr;
+                for (int s = 0; s < strips; s++)
+                {
+                    int n0 = s * nr, columns = Math.Min(nr, o.N - n0);
+                    float* dst = packedB + (long)s * depth * nr;
+                    for (int p = 0; p < depth; p++)
+                    {
+                        float* src = o.B + (long)(P0 + p) * o.Ldb + n0;
+                        if (columns == nr)
+                            new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(dst + p * nr, nr));
+                        else
+                            for (int j = 0; j < nr; j++)
+                                dst[p * nr + j] = j < columns ? src[j] : 0f;
+                    }
+                }
                 for (int ti = tileStart; ti < tileEnd; ti++)
                 {
                     int m0 = ti * mr, rows = Math.Min(mr, o.M - m0);
                     Pack(panel, m0, rows, depth);
-                    for (int n0 = 0; n0 < o.N; n0 += nr)
+                    for (int s = 0; s < strips; s++)
                     {
-                        float* b = o.B + (long)P0 * o.Ldb + n0;
+                        int n0 = s * nr, columns = Math.Min(nr, o.N - n0);
+                        float* b = packedB + (long)s * depth * nr;
                         float* c = o.C + (long)m0 * o.Ldc + n0;
-                        int columns = Math.Min(nr, o.N - n0);
                         if (rows == mr && columns == nr)
                         {
-                            Kernel(panel, b, o.Ldb, c, o.Ldc, depth, Accumulate);
+                            Kernel(panel, b, nr, c, o.Ldc, depth, Accumulate);
                             continue;
                         }
                         if (wide && rows == mr && columns == 16)
                         {
-                            Kernel8x16(panel, b, o.Ldb, c, o.Ldc, depth, Accumulate);
+                            Kernel8x16(panel, b, nr, c, o.Ldc, depth, Accumulate);
                             continue;
                         }
-                        // An edge tile: pad B's last columns with zeros, compute a whole tile aside, keep the valid part.
-                        int ldb = o.Ldb;
-                        if (columns < nr)
-                        {
-                            if (!stripPacked)
-                            {
-                                for (int p = 0; p < depth; p++)
-                                    for (int j = 0; j < nr; j++)
-                                        strip[p * nr + j] = j < columns ? b[(long)p * o.Ldb + j] : 0f;
-                                stripPacked = true;
-                            }
-                            b = strip;
-                            ldb = nr;
-                        }
-                        Kernel(panel, b, ldb, tile, nr, depth, accumulate: false);
+                        // An edge tile: compute a whole tile aside, keep the valid part.
+                        Kernel(panel, b, nr, tile, nr, depth, accumulate: false);
                         for (int r = 0; r < rows; r++)
                             for (int j = 0; j < columns; j++)
                                 c[(long)r * o.Ldc + j] = Accumulate ? c[(long)r * o.Ldc + j] + tile[r * nr + j] : tile[r * nr + j];
