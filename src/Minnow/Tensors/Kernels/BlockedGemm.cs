@@ -4,16 +4,19 @@ using System.Runtime.Intrinsics;
 
 namespace Minnow.Tensors.Kernels;
 
-/// <summary>C [M, N] (row stride Ldc) (+)= A·B, with A(m, p) = A[m·RowStride + p·ColStride] and B [K, N] (row stride Ldb).</summary>
-internal readonly unsafe struct GemmOperands(float* a, int rowStride, int colStride, float* b, int ldb, float* c, int ldc, int m, int n, int k)
+/// <summary>
+/// C [M, N] (row stride Ldc) (+)= A·B over a contraction of K, with A(m, p) = A[m·ARowStride + p·AColStride] and
+/// B(p, n) = B[p·BRowStride + n·BColStride]: either operand may be read transposed.
+/// </summary>
+internal readonly unsafe struct GemmOperands(float* a, int aRowStride, int aColStride, float* b, int bRowStride, int bColStride, float* c, int ldc, int m, int n, int k)
 {
     public readonly float* A = a, B = b, C = c;
-    public readonly int RowStride = rowStride, ColStride = colStride, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k;
+    public readonly int ARowStride = aRowStride, AColStride = aColStride, BRowStride = bRowStride, BColStride = bColStride, Ldc = ldc, M = m, N = n, K = k;
 }
 
 /// <summary>
-/// A blocked fp32 GEMM for operands whose B rows are contiguous and whose A may be read along rows or columns (so
-/// both dY·W and dYᵀ·X need no transposed copies). The contraction is cut into blocks of B rows that fit L2. Per
+/// A blocked fp32 GEMM whose operands may be read along rows or columns (so dY·W, dYᵀ·X and attention's Q·Kᵀ need no
+/// transposed copies). The contraction is cut into blocks of B rows that fit L2. Per
 /// block, each thread packs B into zero-padded strips of NR columns ([p][NR], read sequentially) and, tile by tile,
 /// A into panels of MR rows ([p][MR]: one cache line holds every broadcast of a step); an MR×NR register tile then
 /// walks the strip (AVX-512: 8×32, 16 accumulators; portable: 4×2 Vector&lt;float&gt;). Edge rows are computed aside.
@@ -77,12 +80,12 @@ internal static unsafe class BlockedGemm
                     float* dst = packedB + (long)s * depth * nr;
                     for (int p = 0; p < depth; p++)
                     {
-                        float* src = o.B + (long)(P0 + p) * o.Ldb + n0;
-                        if (columns == nr)
+                        float* src = o.B + (long)(P0 + p) * o.BRowStride + (long)n0 * o.BColStride;
+                        if (columns == nr && o.BColStride == 1)
                             new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(dst + p * nr, nr));
                         else
                             for (int j = 0; j < nr; j++)
-                                dst[p * nr + j] = j < columns ? src[j] : 0f;
+                                dst[p * nr + j] = j < columns ? src[(long)j * o.BColStride] : 0f;
                     }
                 }
                 for (int ti = tileStart; ti < tileEnd; ti++)
@@ -117,11 +120,11 @@ internal static unsafe class BlockedGemm
         /// <summary>panel[p·mr + r] = A(m0 + r, P0 + p), zero for rows past M.</summary>
         private void Pack(float* panel, int m0, int rows, int depth)
         {
-            if (o.ColStride == 1)
+            if (o.AColStride == 1)
             {
                 for (int r = 0; r < mr; r++)
                 {
-                    float* a = o.A + (long)(m0 + r) * o.RowStride + P0;
+                    float* a = o.A + (long)(m0 + r) * o.ARowStride + P0;
                     for (int p = 0; p < depth; p++)
                         panel[p * mr + r] = r < rows ? a[p] : 0f;
                 }
@@ -129,9 +132,9 @@ internal static unsafe class BlockedGemm
             }
             for (int p = 0; p < depth; p++)
             {
-                float* a = o.A + (long)(P0 + p) * o.ColStride + (long)m0 * o.RowStride;
+                float* a = o.A + (long)(P0 + p) * o.AColStride + (long)m0 * o.ARowStride;
                 for (int r = 0; r < mr; r++)
-                    panel[p * mr + r] = r < rows ? a[(long)r * o.RowStride] : 0f;
+                    panel[p * mr + r] = r < rows ? a[(long)r * o.ARowStride] : 0f;
             }
         }
 

@@ -1,4 +1,6 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Minnow.Tensors.Kernels;
 
@@ -86,25 +88,14 @@ public static unsafe class CausalAttention
     {
         private readonly int _t = a.SequenceLength, _hd = a.HeadDim, _qStride = a.QueryStride, _oDim = a.Heads * a.HeadDim, _kvStride = a.KeyValueStride;
 
-        /// <summary>Per thread: a transposed K or V head [hd, T] and a score block [Block, T].</summary>
-        private float* Scratch(out float* transposed)
+        /// <summary>Per thread: a block of scores or score gradients [Block, T].</summary>
+        private float* Scratch()
         {
-            int need = _hd * _t + Block * _t;
+            int need = Block * _t;
             if (_scratch is null || _scratch.Length < need)
                 _scratch = GC.AllocateUninitializedArray<float>(need, pinned: true);
             fixed (float* s = _scratch)
-            {
-                transposed = s;
-                return s + _hd * _t;   // pinned: the address stays valid
-            }
-        }
-
-        /// <summary>dst[d·T + s] = src[s·kvDim + d] for one head of one sequence.</summary>
-        private void Transpose(float* src, float* dst)
-        {
-            for (int s = 0; s < _t; s++)
-                for (int d = 0; d < _hd; d++)
-                    dst[d * _t + s] = src[(long)s * _kvStride + d];
+                return s;   // pinned: the address stays valid
         }
 
         private int First(int t) => a.Window > 0 ? Math.Max(0, t + 1 - a.Window) : 0;
@@ -112,13 +103,11 @@ public static unsafe class CausalAttention
         public void Forward(int start, int end)
         {
             int group = a.Heads / a.KvHeads;
-            Scratch(out float* kt);
             for (int item = start; item < end; item++)
             {
                 int b = item / a.KvHeads, g = item % a.KvHeads;
                 float* k = a.Keys + (long)b * _t * _kvStride + g * _hd;
                 float* v = a.Values + (long)b * _t * _kvStride + g * _hd;
-                Transpose(k, kt);
                 for (int h = g * group; h < (g + 1) * group; h++)
                 {
                     float* p = a.Probabilities + ((long)b * a.Heads + h) * _t * _t;
@@ -127,30 +116,21 @@ public static unsafe class CausalAttention
                     {
                         int t1 = Math.Min(_t, t0 + Block), rows = t1 - t0;
                         float* q = a.Queries + ((long)b * _t + t0) * _qStride + h * _hd;
-                        // Scores of the block's queries against keys 0..t1 (the causal part), straight into P's rows.
-                        BlockedGemm.Run(new GemmOperands(q, _qStride, 1, kt, _t, p + (long)t0 * _t, _t, rows, t1, _hd), false, null);
+                        // S = Q·Kᵀ for the block's queries against keys 0..t1 (the causal part), straight into P's rows.
+                        BlockedGemm.Run(new GemmOperands(q, _qStride, 1, k, 1, _kvStride, p + (long)t0 * _t, _t, rows, t1, _hd), false, null);
                         for (int t = t0; t < t1; t++)
                         {
-                            var row = new Span<float>(p + (long)t * _t, _t);
-                            int first = First(t);
-                            var visible = row[first..(t + 1)];
-                            TensorPrimitives.Multiply(visible, a.Scale, visible);
+                            float* row = p + (long)t * _t;
                             if (slopes != null)
-                            {
-                                Ops.SoftCap(visible, a.SoftCap);
-                                var slope = new Span<float>(slopes + (long)t * _t + first, visible.Length);
-                                // 1 − tanh² with tanh = capped / cap
-                                TensorPrimitives.Multiply(visible, 1f / a.SoftCap, slope);
-                                TensorPrimitives.Multiply(slope, slope, slope);
-                                TensorPrimitives.Subtract(1f, slope, slope);
-                            }
-                            Ops.Softmax(visible);
-                            row[..first].Clear();
-                            row[(t + 1)..].Clear();
+                                SoftCappedSoftmax(row, slopes + (long)t * _t, _t, First(t), t, a.Scale, a.SoftCap);
+                            else
+                                Softmax(row, First(t), t, a.Scale);
+                            new Span<float>(row, First(t)).Clear();
+                            new Span<float>(row + t + 1, _t - t - 1).Clear();
                         }
                         // O = P·V over the causal part.
                         float* o = a.Output + ((long)b * _t + t0) * _oDim + h * _hd;
-                        BlockedGemm.Run(new GemmOperands(p + (long)t0 * _t, _t, 1, v, _kvStride, o, _oDim, rows, _hd, t1), false, null);
+                        BlockedGemm.Run(new GemmOperands(p + (long)t0 * _t, _t, 1, v, _kvStride, 1, o, _oDim, rows, _hd, t1), false, null);
                     }
                 }
             }
@@ -159,12 +139,11 @@ public static unsafe class CausalAttention
         public void Backward(int start, int end)
         {
             int group = a.Heads / a.KvHeads;
-            float* ds = Scratch(out float* vt);
+            float* ds = Scratch();
             for (int item = start; item < end; item++)
             {
                 int b = item / a.KvHeads, g = item % a.KvHeads;
                 long kvBase = (long)b * _t * _kvStride + g * _hd;
-                Transpose(a.Values + kvBase, vt);
                 for (int h = g * group; h < (g + 1) * group; h++)
                 {
                     float* p = a.Probabilities + ((long)b * a.Heads + h) * _t * _t;
@@ -175,31 +154,100 @@ public static unsafe class CausalAttention
                         long qRow = ((long)b * _t + t0) * _qStride + h * _hd;
                         float* dout = a.OutputGradient + ((long)b * _t + t0) * _oDim + h * _hd;
                         // dP = dO·Vᵀ for the block (keys 0..t1).
-                        BlockedGemm.Run(new GemmOperands(dout, _oDim, 1, vt, _t, ds, _t, rows, t1, _hd), false, null);
+                        BlockedGemm.Run(new GemmOperands(dout, _oDim, 1, a.Values + kvBase, 1, _kvStride, ds, _t, rows, t1, _hd), false, null);
+                        // dS = P∘(dP − Σ P∘dP)·scale (times the soft-cap slope); zero wherever P is.
                         for (int t = t0; t < t1; t++)
-                        {
-                            var dsRow = new Span<float>(ds + (long)(t - t0) * _t, t1);
-                            int first = First(t);
-                            var pv = new ReadOnlySpan<float>(p + (long)t * _t + first, t + 1 - first);
-                            var dv = dsRow[first..(t + 1)];
-                            // dS = P∘(dP − Σ P∘dP)·scale, times the soft-cap slope.
-                            float sum = TensorPrimitives.Dot(pv, dv);
-                            TensorPrimitives.Subtract(dv, sum, dv);
-                            TensorPrimitives.Multiply(dv, pv, dv);
-                            if (slopes != null)
-                                TensorPrimitives.Multiply(dv, new ReadOnlySpan<float>(slopes + (long)t * _t + first, dv.Length), dv);
-                            TensorPrimitives.Multiply(dv, a.Scale, dv);
-                            dsRow[..first].Clear();
-                            dsRow[(t + 1)..].Clear();
-                        }
+                            ScoreGradient(p + (long)t * _t, ds + (long)(t - t0) * _t, slopes == null ? null : slopes + (long)t * _t, t1, a.Scale);
                         // dQ += dS·K; dK += dSᵀ·Q; dV += Pᵀ·dO (keys 0..t1).
-                        BlockedGemm.Run(new GemmOperands(ds, _t, 1, a.Keys + kvBase, _kvStride, a.QueryGradient + qRow, _qStride, rows, _hd, t1), true, null);
-                        BlockedGemm.Run(new GemmOperands(ds, 1, _t, a.Queries + qRow, _qStride, a.KeyGradient + kvBase, _kvStride, t1, _hd, rows), true, null);
-                        BlockedGemm.Run(new GemmOperands(p + (long)t0 * _t, 1, _t, dout, _oDim, a.ValueGradient + kvBase, _kvStride, t1, _hd, rows), true, null);
+                        BlockedGemm.Run(new GemmOperands(ds, _t, 1, a.Keys + kvBase, _kvStride, 1, a.QueryGradient + qRow, _qStride, rows, _hd, t1), true, null);
+                        BlockedGemm.Run(new GemmOperands(ds, 1, _t, a.Queries + qRow, _qStride, 1, a.KeyGradient + kvBase, _kvStride, t1, _hd, rows), true, null);
+                        BlockedGemm.Run(new GemmOperands(p + (long)t0 * _t, 1, _t, dout, _oDim, 1, a.ValueGradient + kvBase, _kvStride, t1, _hd, rows), true, null);
                     }
                 }
             }
         }
+    }
+
+    /// <summary>row[first..last] ← softmax(scale·row[first..last]), in one exp-and-sum pass after the maximum.</summary>
+    private static void Softmax(float* row, int first, int last, float scale)
+    {
+        int n = last + 1 - first;
+        float* x = row + first;
+        float shift = -scale * TensorPrimitives.Max(new ReadOnlySpan<float>(x, n));
+        float sum = 0;
+        int i = 0;
+        if (Simd.Active == SimdWidth.Vector512)
+        {
+            var vs = Vector512.Create(scale);
+            var vb = Vector512.Create(shift);
+            var acc = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16)
+            {
+                var e = Vector512.Exp(Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vs, vb));
+                e.Store(x + i);
+                acc += e;
+            }
+            sum = Vector512.Sum(acc);
+        }
+        else if (Simd.Active == SimdWidth.Portable)
+        {
+            var vs = new Vector<float>(scale);
+            var vb = new Vector<float>(shift);
+            var acc = Vector<float>.Zero;
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var e = Vector.Exp(Vector.FusedMultiplyAdd(Vector.Load(x + i), vs, vb));
+                e.Store(x + i);
+                acc += e;
+            }
+            sum = Vector.Sum(acc);
+        }
+        for (; i < n; i++)
+            sum += x[i] = MathF.Exp(x[i] * scale + shift);
+        TensorPrimitives.Multiply(new ReadOnlySpan<float>(x, n), 1f / sum, new Span<float>(x, n));
+    }
+
+    /// <summary>
+    /// Gemma 2's soft-capped scores: softmax(cap·tanh(scale·s/cap)), saving 1 − tanh² for the backward pass (zero
+    /// outside [first, last], so the backward's products stay finite).
+    /// </summary>
+    private static void SoftCappedSoftmax(float* row, float* slopes, int width, int first, int last, float scale, float cap)
+    {
+        var visible = new Span<float>(row + first, last + 1 - first);
+        new Span<float>(slopes, width).Clear();
+        var slope = new Span<float>(slopes + first, visible.Length);
+        TensorPrimitives.Multiply(visible, scale, visible);
+        Ops.SoftCap(visible, cap);
+        TensorPrimitives.Multiply(visible, 1f / cap, slope);
+        TensorPrimitives.Multiply(slope, slope, slope);
+        TensorPrimitives.Subtract(1f, slope, slope);
+        Ops.Softmax(visible);
+    }
+
+    /// <summary>
+    /// ds[s] ← p[s]·(ds[s] − Σ p∘ds)·scale (· slope[s]) over [0, width): the softmax backward for one query row; zero
+    /// wherever p is (masked positions), so no masking is needed.
+    /// </summary>
+    private static void ScoreGradient(float* p, float* ds, float* slopes, int width, float scale)
+    {
+        float sum = TensorPrimitives.Dot(new ReadOnlySpan<float>(p, width), new ReadOnlySpan<float>(ds, width));
+        int i = 0;
+        if (slopes == null && Simd.Active == SimdWidth.Vector512)
+        {
+            var vsum = Vector512.Create(sum);
+            var vs = Vector512.Create(scale);
+            for (; i <= width - 16; i += 16)
+                (Vector512.Load(p + i) * (Vector512.Load(ds + i) - vsum) * vs).Store(ds + i);
+        }
+        else if (slopes == null && Simd.Active == SimdWidth.Portable)
+        {
+            var vsum = new Vector<float>(sum);
+            var vs = new Vector<float>(scale);
+            for (; i <= width - Vector<float>.Count; i += Vector<float>.Count)
+                (Vector.Load(p + i) * (Vector.Load(ds + i) - vsum) * vs).Store(ds + i);
+        }
+        for (; i < width; i++)
+            ds[i] = p[i] * (ds[i] - sum) * scale * (slopes == null ? 1f : slopes[i]);
     }
 
     /// <summary>The scalar twin of <see cref="Forward"/>: token by token, in float64.</summary>

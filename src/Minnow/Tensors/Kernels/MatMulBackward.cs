@@ -13,7 +13,7 @@ public static unsafe class MatMulBackward
         if (Simd.Active == SimdWidth.Scalar)
             InputGradientScalar(w, dy, dx, tokens, outDim, inDim, accumulate);
         else
-            BlockedGemm.Run(new GemmOperands(dy, outDim, 1, w, inDim, dx, inDim, tokens, inDim, outDim), accumulate, pool);
+            BlockedGemm.Run(new GemmOperands(dy, outDim, 1, w, inDim, 1, dx, inDim, tokens, inDim, outDim), accumulate, pool);
     }
 
     /// <summary>dw[o, i] += Σ_t dy[t, o]·x[t, i].</summary>
@@ -22,7 +22,7 @@ public static unsafe class MatMulBackward
         if (Simd.Active == SimdWidth.Scalar)
             WeightGradientScalar(dy, x, dw, tokens, outDim, inDim);
         else
-            BlockedGemm.Run(new GemmOperands(dy, 1, outDim, x, inDim, dw, inDim, outDim, inDim, tokens), accumulate: true, pool);
+            BlockedGemm.Run(new GemmOperands(dy, 1, outDim, x, inDim, 1, dw, inDim, outDim, inDim, tokens), accumulate: true, pool);
     }
 
     /// <summary>The scalar twin of <see cref="InputGradient"/>.</summary>
