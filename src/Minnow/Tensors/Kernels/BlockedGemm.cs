@@ -16,10 +16,10 @@ internal readonly unsafe struct GemmOperands(float* a, int aRowStride, int aColS
 
 /// <summary>
 /// A blocked fp32 GEMM whose operands may be read along rows or columns (so dY·W, dYᵀ·X and attention's Q·Kᵀ need no
-/// transposed copies). The contraction is cut into blocks of B rows that fit L2. Per
-/// block, each thread packs B into zero-padded strips of NR columns ([p][NR], read sequentially) and, tile by tile,
-/// A into panels of MR rows ([p][MR]: one cache line holds every broadcast of a step); an MR×NR register tile then
-/// walks the strip (AVX-512: 8×32, 16 accumulators; portable: 4×2 Vector&lt;float&gt;). Edge rows are computed aside.
+/// transposed copies). The contraction is cut into blocks of B rows that fit L2. Per block, each thread packs B into
+/// zero-padded strips of NR columns ([p][NR], read sequentially, reused by every row tile); an MR×NR register tile
+/// (AVX-512: 8×32, 16 accumulators; portable: 4×2 Vector&lt;float&gt;) walks a strip broadcasting A straight from where it
+/// lies — packing A too cost as much as the multiply for the narrow shapes of attention. Edge rows are computed aside.
 /// Threads split C by rows, and every element is summed in the same order whatever the thread count, so the
 /// result does not depend on it.
 /// </summary>
@@ -67,31 +67,30 @@ internal static unsafe class BlockedGemm
         public void Run(int tileStart, int tileEnd)
         {
             int depth = Depth, strips = (o.N + nr - 1) / nr;
-            // Per thread: the packed A panel [depth][mr], B's block packed as strips [strips][depth][nr] (zero-padded), a C tile.
-            long need = (long)depth * mr + (long)strips * depth * nr + mr * nr;
+            // Per thread: B's block packed as zero-padded strips [strips][depth][nr], a zero-padded A panel for the
+            // last rows [depth][mr], and a C tile for edges.
+            long need = (long)strips * depth * nr + (long)depth * mr + mr * nr;
             if (_scratch is null || _scratch.Length < need)
                 _scratch = GC.AllocateUninitializedArray<float>((int)need, pinned: true);
             fixed (float* scratch = _scratch)
             {
-                float* panel = scratch, packedB = panel + depth * mr, tile = packedB + (long)strips * depth * nr;
-                for (int s = 0; s < strips; s++)
-                {
-                    int n0 = s * nr, columns = Math.Min(nr, o.N - n0);
-                    float* dst = packedB + (long)s * depth * nr;
-                    for (int p = 0; p < depth; p++)
-                    {
-                        float* src = o.B + (long)(P0 + p) * o.BRowStride + (long)n0 * o.BColStride;
-                        if (columns == nr && o.BColStride == 1)
-                            new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(dst + p * nr, nr));
-                        else
-                            for (int j = 0; j < nr; j++)
-                                dst[p * nr + j] = j < columns ? src[(long)j * o.BColStride] : 0f;
-                    }
-                }
+                float* packedB = scratch, panel = packedB + (long)strips * depth * nr, tile = panel + depth * mr;
+                PackB(packedB, strips, depth);
                 for (int ti = tileStart; ti < tileEnd; ti++)
                 {
                     int m0 = ti * mr, rows = Math.Min(mr, o.M - m0);
-                    Pack(panel, m0, rows, depth);
+                    // Full tiles read A in place; the last rows are copied into a zero-padded panel.
+                    float* a = o.A + (long)m0 * o.ARowStride + (long)P0 * o.AColStride;
+                    nint rowStep = o.ARowStride, depthStep = o.AColStride;
+                    if (rows < mr)
+                    {
+                        for (int p = 0; p < depth; p++)
+                            for (int r = 0; r < mr; r++)
+                                panel[p * mr + r] = r < rows ? a[(long)r * o.ARowStride + (long)p * o.AColStride] : 0f;
+                        a = panel;
+                        rowStep = 1;
+                        depthStep = mr;
+                    }
                     for (int s = 0; s < strips; s++)
                     {
                         int n0 = s * nr, columns = Math.Min(nr, o.N - n0);
@@ -99,16 +98,16 @@ internal static unsafe class BlockedGemm
                         float* c = o.C + (long)m0 * o.Ldc + n0;
                         if (rows == mr && columns == nr)
                         {
-                            Kernel(panel, b, nr, c, o.Ldc, depth, Accumulate);
+                            Kernel(a, rowStep, depthStep, b, c, o.Ldc, depth, Accumulate);
                             continue;
                         }
                         if (wide && rows == mr && columns == 16)
                         {
-                            Kernel8x16(panel, b, nr, c, o.Ldc, depth, Accumulate);
+                            Kernel8x16(a, rowStep, depthStep, b, nr, c, o.Ldc, depth, Accumulate);
                             continue;
                         }
                         // An edge tile: compute a whole tile aside, keep the valid part.
-                        Kernel(panel, b, nr, tile, nr, depth, accumulate: false);
+                        Kernel(a, rowStep, depthStep, b, tile, nr, depth, accumulate: false);
                         for (int r = 0; r < rows; r++)
                             for (int j = 0; j < columns; j++)
                                 c[(long)r * o.Ldc + j] = Accumulate ? c[(long)r * o.Ldc + j] + tile[r * nr + j] : tile[r * nr + j];
@@ -117,39 +116,40 @@ internal static unsafe class BlockedGemm
             }
         }
 
-        /// <summary>panel[p·mr + r] = A(m0 + r, P0 + p), zero for rows past M.</summary>
-        private void Pack(float* panel, int m0, int rows, int depth)
+        /// <summary>B's rows [P0, P0 + depth) as strips: packedB[s][p][j] = B(P0 + p, s·nr + j), zero past N.</summary>
+        private void PackB(float* packedB, int strips, int depth)
         {
-            if (o.AColStride == 1)
+            for (int s = 0; s < strips; s++)
             {
-                for (int r = 0; r < mr; r++)
+                int n0 = s * nr, columns = Math.Min(nr, o.N - n0);
+                float* dst = packedB + (long)s * depth * nr;
+                for (int p = 0; p < depth; p++)
                 {
-                    float* a = o.A + (long)(m0 + r) * o.ARowStride + P0;
-                    for (int p = 0; p < depth; p++)
-                        panel[p * mr + r] = r < rows ? a[p] : 0f;
+                    float* src = o.B + (long)(P0 + p) * o.BRowStride + (long)n0 * o.BColStride;
+                    if (columns == nr && o.BColStride == 1)
+                        new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(dst + p * nr, nr));
+                    else
+                        for (int j = 0; j < nr; j++)
+                            dst[p * nr + j] = j < columns ? src[(long)j * o.BColStride] : 0f;
                 }
-                return;
-            }
-            for (int p = 0; p < depth; p++)
-            {
-                float* a = o.A + (long)(P0 + p) * o.AColStride + (long)m0 * o.ARowStride;
-                for (int r = 0; r < mr; r++)
-                    panel[p * mr + r] = r < rows ? a[(long)r * o.ARowStride] : 0f;
             }
         }
 
-        private void Kernel(float* panel, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
+        private void Kernel(float* a, nint rowStep, nint depthStep, float* b, float* c, int ldc, int depth, bool accumulate)
         {
             if (wide)
-                Kernel8x32(panel, b, ldb, c, ldc, depth, accumulate);
+                Kernel8x32(a, rowStep, depthStep, b, c, ldc, depth, accumulate);
             else
-                KernelPortable(panel, b, ldb, c, ldc, depth, accumulate);
+                KernelPortable(a, rowStep, depthStep, b, c, ldc, depth, accumulate);
         }
     }
 
-    /// <summary>c[r, 0..32) (+)= Σ_p panel[p·8 + r]·b[p·ldb + 0..32) for 8 rows: 16 zmm accumulators, 2 loads and 8 broadcasts per step.</summary>
+    /// <summary>
+    /// c[r, 0..32) (+)= Σ_p a[r·rowStep + p·depthStep]·b[p·32 + 0..32) for 8 rows: 16 zmm accumulators, 2 loads and 8
+    /// broadcasts per step. A is read in place (rows of dY, or columns of dY: either way one pointer and two steps).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(float* panel, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
+    private static void Kernel8x32(float* a, nint rowStep, nint depthStep, float* b, float* c, int ldc, int depth, bool accumulate)
     {
         Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
         if (accumulate)
@@ -167,20 +167,21 @@ internal static unsafe class BlockedGemm
         {
             c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
         }
+        nint r2 = 2 * rowStep, r3 = 3 * rowStep, r4 = 4 * rowStep, r5 = 5 * rowStep, r6 = 6 * rowStep, r7 = 7 * rowStep;
         for (int p = 0; p < depth; p++)
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
-            b += ldb;
-            var a = Vector512.Create(panel[0]); c00 = Vector512.FusedMultiplyAdd(a, b0, c00); c01 = Vector512.FusedMultiplyAdd(a, b1, c01);
-            a = Vector512.Create(panel[1]); c10 = Vector512.FusedMultiplyAdd(a, b0, c10); c11 = Vector512.FusedMultiplyAdd(a, b1, c11);
-            a = Vector512.Create(panel[2]); c20 = Vector512.FusedMultiplyAdd(a, b0, c20); c21 = Vector512.FusedMultiplyAdd(a, b1, c21);
-            a = Vector512.Create(panel[3]); c30 = Vector512.FusedMultiplyAdd(a, b0, c30); c31 = Vector512.FusedMultiplyAdd(a, b1, c31);
-            a = Vector512.Create(panel[4]); c40 = Vector512.FusedMultiplyAdd(a, b0, c40); c41 = Vector512.FusedMultiplyAdd(a, b1, c41);
-            a = Vector512.Create(panel[5]); c50 = Vector512.FusedMultiplyAdd(a, b0, c50); c51 = Vector512.FusedMultiplyAdd(a, b1, c51);
-            a = Vector512.Create(panel[6]); c60 = Vector512.FusedMultiplyAdd(a, b0, c60); c61 = Vector512.FusedMultiplyAdd(a, b1, c61);
-            a = Vector512.Create(panel[7]); c70 = Vector512.FusedMultiplyAdd(a, b0, c70); c71 = Vector512.FusedMultiplyAdd(a, b1, c71);
-            panel += 8;
+            b += 32;
+            var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[rowStep]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[r2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[r3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[r4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[r5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(a[r6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(a[r7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
+            a += depthStep;
         }
         c00.Store(c); c01.Store(c + 16);
         c10.Store(c + ldc); c11.Store(c + ldc + 16);
@@ -193,7 +194,7 @@ internal static unsafe class BlockedGemm
     }
 
     /// <summary>The portable tile: 4 rows × 2 Vector&lt;float&gt; (8 accumulators fit 16 AVX2 or 32 NEON registers).</summary>
-    private static void KernelPortable(float* panel, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
+    private static void KernelPortable(float* a, nint rowStep, nint depthStep, float* b, float* c, int ldc, int depth, bool accumulate)
     {
         int w = Vector<float>.Count;
         Vector<float> c00, c01, c10, c11, c20, c21, c30, c31;
@@ -208,16 +209,17 @@ internal static unsafe class BlockedGemm
         {
             c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector<float>.Zero;
         }
+        nint r2 = 2 * rowStep, r3 = 3 * rowStep;
         for (int p = 0; p < depth; p++)
         {
             var b0 = Vector.Load(b);
             var b1 = Vector.Load(b + w);
-            b += ldb;
-            var a = new Vector<float>(panel[0]); c00 = Vector.FusedMultiplyAdd(a, b0, c00); c01 = Vector.FusedMultiplyAdd(a, b1, c01);
-            a = new Vector<float>(panel[1]); c10 = Vector.FusedMultiplyAdd(a, b0, c10); c11 = Vector.FusedMultiplyAdd(a, b1, c11);
-            a = new Vector<float>(panel[2]); c20 = Vector.FusedMultiplyAdd(a, b0, c20); c21 = Vector.FusedMultiplyAdd(a, b1, c21);
-            a = new Vector<float>(panel[3]); c30 = Vector.FusedMultiplyAdd(a, b0, c30); c31 = Vector.FusedMultiplyAdd(a, b1, c31);
-            panel += 4;
+            b += 2 * w;
+            var x = new Vector<float>(a[0]); c00 = Vector.FusedMultiplyAdd(x, b0, c00); c01 = Vector.FusedMultiplyAdd(x, b1, c01);
+            x = new Vector<float>(a[rowStep]); c10 = Vector.FusedMultiplyAdd(x, b0, c10); c11 = Vector.FusedMultiplyAdd(x, b1, c11);
+            x = new Vector<float>(a[r2]); c20 = Vector.FusedMultiplyAdd(x, b0, c20); c21 = Vector.FusedMultiplyAdd(x, b1, c21);
+            x = new Vector<float>(a[r3]); c30 = Vector.FusedMultiplyAdd(x, b0, c30); c31 = Vector.FusedMultiplyAdd(x, b1, c31);
+            a += depthStep;
         }
         c00.Store(c); c01.Store(c + w);
         c10.Store(c + ldc); c11.Store(c + ldc + w);
@@ -225,9 +227,9 @@ internal static unsafe class BlockedGemm
         c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + w);
     }
 
-    /// <summary>The 16-column edge (head sizes of 16 and 48): 8 zmm accumulators.</summary>
+    /// <summary>The 16-column edge (head sizes of 16 and 48): 8 zmm accumulators; B's strip rows are <paramref name="ldb"/> apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x16(float* panel, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
+    private static void Kernel8x16(float* a, nint rowStep, nint depthStep, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
     {
         Vector512<float> c0, c1, c2, c3, c4, c5, c6, c7;
         if (accumulate)
@@ -239,19 +241,20 @@ internal static unsafe class BlockedGemm
         {
             c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = Vector512<float>.Zero;
         }
+        nint r2 = 2 * rowStep, r3 = 3 * rowStep, r4 = 4 * rowStep, r5 = 5 * rowStep, r6 = 6 * rowStep, r7 = 7 * rowStep;
         for (int p = 0; p < depth; p++)
         {
             var b0 = Vector512.Load(b);
             b += ldb;
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[0]), b0, c0);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[1]), b0, c1);
-            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[2]), b0, c2);
-            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[3]), b0, c3);
-            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[4]), b0, c4);
-            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[5]), b0, c5);
-            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[6]), b0, c6);
-            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(panel[7]), b0, c7);
-            panel += 8;
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a[rowStep]), b0, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a[r2]), b0, c2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a[r3]), b0, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a[r4]), b0, c4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a[r5]), b0, c5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a[r6]), b0, c6);
+            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a[r7]), b0, c7);
+            a += depthStep;
         }
         c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc);
         c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
