@@ -214,6 +214,27 @@ public unsafe class BackwardKernelTests
         }
     });
 
+    /// <summary>The fused activation forwards (Ops, shared with inference) at every width against ScalarOps.</summary>
+    [Theory]
+    [MemberData(nameof(WidthsAndLengths))]
+    public void ActivationsMatchScalarTwins(SimdWidth width, int n) => WithWidth(width, () =>
+    {
+        var x = Random(n, 1).Select(v => 3 * v).ToArray();
+        var up = Random(n, 2);
+        foreach (var (name, fast, slow) in new (string, Action<float[]>, Action<float[]>)[]
+        {
+            ("swiglu", g => Ops.SwiGlu(g, up), g => ScalarOps.SwiGlu(g, up)),
+            ("geglu", g => Ops.GeGlu(g, up), g => ScalarOps.GeGlu(g, up)),
+            ("gelu", g => Ops.GeluTanh(g), g => ScalarOps.GeluTanh(g)),
+        })
+        {
+            float[] a = (float[])x.Clone(), b = (float[])x.Clone();
+            fast(a);
+            slow(b);
+            AssertClose(b, a, 1e-5, $"{name} {width} n={n}");
+        }
+    });
+
     [Theory]
     [InlineData(1, 0)]
     [InlineData(65, 64)]

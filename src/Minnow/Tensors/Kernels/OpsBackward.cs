@@ -207,30 +207,24 @@ public static class OpsBackward
     }
 
     /// <summary>
-    /// gelu_tanh(x) = x·s with s = sigmoid(z), z = 2√(2/π)·(x + 0.044715·x³) (as <see cref="Ops.GeluTanh"/> computes it),
+    /// gelu_tanh(x) = x·s with s = <see cref="Ops.GeluGate(Vector512{float})"/> = sigmoid(z), z = 2√(2/π)·(x + 0.044715·x³),
     /// and its derivative s + x·s·(1 − s)·dz/dx, dz/dx = 2√(2/π)·(1 + 3·0.044715·x²).
     /// </summary>
     private static (Vector512<float> Value, Vector512<float> Slope) Gelu(Vector512<float> x)
     {
         var one = Vector512<float>.One;
-        var x2 = x * x;
-        var z = Vector512.Create(Ops.GeluTwiceSqrt2OverPi) * x * (one + Vector512.Create(GeluA) * x2);
-        var s = one / (one + Vector512.Exp(-z));
-        var dz = Vector512.Create(Ops.GeluTwiceSqrt2OverPi) * (one + Vector512.Create(3 * GeluA) * x2);
+        var s = Ops.GeluGate(x);
+        var dz = Vector512.Create(Ops.GeluTwiceSqrt2OverPi) * (one + Vector512.Create(3 * Ops.GeluCubic) * x * x);
         return (x * s, s + x * s * (one - s) * dz);
     }
 
     private static (Vector<float> Value, Vector<float> Slope) Gelu(Vector<float> x)
     {
         var one = Vector<float>.One;
-        var x2 = x * x;
-        var z = new Vector<float>(Ops.GeluTwiceSqrt2OverPi) * x * (one + new Vector<float>(GeluA) * x2);
-        var s = one / (one + Vector.Exp(-z));
-        var dz = new Vector<float>(Ops.GeluTwiceSqrt2OverPi) * (one + new Vector<float>(3 * GeluA) * x2);
+        var s = Ops.GeluGate(x);
+        var dz = new Vector<float>(Ops.GeluTwiceSqrt2OverPi) * (one + new Vector<float>(3 * Ops.GeluCubic) * x * x);
         return (x * s, s + x * s * (one - s) * dz);
     }
-
-    private const float GeluA = 0.044715f;
 }
 
 /// <summary>Plain-loop twins of <see cref="OpsBackward"/>: the reference the fast versions are tested against.</summary>
