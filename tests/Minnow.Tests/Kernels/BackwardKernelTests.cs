@@ -1,4 +1,6 @@
 using Minnow.Generation;
+using System.Numerics;
+using System.Runtime.Intrinsics;
 using Minnow.Tensors.Kernels;
 
 namespace Minnow.Tests.Kernels;
@@ -213,6 +215,22 @@ public unsafe class BackwardKernelTests
             }
         }
     });
+
+    [Fact]
+    public void FastExpIsWithinTwoUlpOfExp()
+    {
+        double worst512 = 0, worstPortable = 0;
+        for (float x = -87f; x <= 88f; x += 0.00731f)
+        {
+            double exact = Math.Exp(x);
+            worst512 = Math.Max(worst512, Math.Abs(FastExp.Exp(Vector512.Create(x)).GetElement(0) - exact) / exact);
+            worstPortable = Math.Max(worstPortable, Math.Abs(FastExp.Exp(new Vector<float>(x))[0] - exact) / exact);
+        }
+        Assert.True(worst512 < 2.4e-7 && worstPortable < 2.4e-7, $"relative errors {worst512:E2} and {worstPortable:E2}");
+        // Far outside the range the result saturates instead of reaching 0 or ∞.
+        Assert.True(FastExp.Exp(Vector512.Create(-1000f)).GetElement(0) is > 0 and < 1e-37f);
+        Assert.True(float.IsFinite(FastExp.Exp(Vector512.Create(1000f)).GetElement(0)));
+    }
 
     /// <summary>The fused activation forwards (Ops, shared with inference) at every width against ScalarOps.</summary>
     [Theory]

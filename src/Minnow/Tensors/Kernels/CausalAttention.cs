@@ -183,7 +183,7 @@ public static unsafe class CausalAttention
             var acc = Vector512<float>.Zero;
             for (; i <= n - 16; i += 16)
             {
-                var e = Vector512.Exp(Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vs, vb));
+                var e = FastExp.Exp(Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vs, vb));
                 e.Store(x + i);
                 acc += e;
             }
@@ -196,7 +196,7 @@ public static unsafe class CausalAttention
             var acc = Vector<float>.Zero;
             for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
             {
-                var e = Vector.Exp(Vector.FusedMultiplyAdd(Vector.Load(x + i), vs, vb));
+                var e = FastExp.Exp(Vector.FusedMultiplyAdd(Vector.Load(x + i), vs, vb));
                 e.Store(x + i);
                 acc += e;
             }

@@ -51,7 +51,7 @@ public static class Ops
                 for (; i <= n - 16; i += 16)
                 {
                     var x = Vector512.Load(g + i);
-                    (x / (Vector512<float>.One + Vector512.Exp(-x)) * Vector512.Load(u + i)).Store(g + i);
+                    (x / (Vector512<float>.One + FastExp.Exp(-x)) * Vector512.Load(u + i)).Store(g + i);
                 }
             }
             else if (Simd.Active == SimdWidth.Portable)
@@ -59,7 +59,7 @@ public static class Ops
                 for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
                 {
                     var x = Vector.Load(g + i);
-                    (x / (Vector<float>.One + Vector.Exp(-x)) * Vector.Load(u + i)).Store(g + i);
+                    (x / (Vector<float>.One + FastExp.Exp(-x)) * Vector.Load(u + i)).Store(g + i);
                 }
             }
         }
@@ -121,13 +121,13 @@ public static class Ops
     internal static Vector512<float> GeluGate(Vector512<float> x)
     {
         var z = Vector512.Create(GeluTwiceSqrt2OverPi) * x * (Vector512<float>.One + Vector512.Create(GeluCubic) * x * x);
-        return Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-z));
+        return Vector512<float>.One / (Vector512<float>.One + FastExp.Exp(-z));
     }
 
     internal static Vector<float> GeluGate(Vector<float> x)
     {
         var z = new Vector<float>(GeluTwiceSqrt2OverPi) * x * (Vector<float>.One + new Vector<float>(GeluCubic) * x * x);
-        return Vector<float>.One / (Vector<float>.One + Vector.Exp(-z));
+        return Vector<float>.One / (Vector<float>.One + FastExp.Exp(-z));
     }
 
     internal static float GeluGate(float x) => 1f / (1f + MathF.Exp(-GeluTwiceSqrt2OverPi * x * (1f + GeluCubic * x * x)));

@@ -92,7 +92,7 @@ public static class OpsBackward
                 {
                     var x = Vector512.Load(g + i);
                     var dy = Vector512.Load(d + i);
-                    var sig = one / (one + Vector512.Exp(-x));
+                    var sig = one / (one + FastExp.Exp(-x));
                     var silu = x * sig;
                     var dU = dy * silu;
                     var dG = dy * Vector512.Load(u + i) * (sig + silu * (one - sig));
@@ -112,7 +112,7 @@ public static class OpsBackward
                 {
                     var x = Vector.Load(g + i);
                     var dy = Vector.Load(d + i);
-                    var sig = one / (one + Vector.Exp(-x));
+                    var sig = one / (one + FastExp.Exp(-x));
                     var silu = x * sig;
                     var dU = dy * silu;
                     var dG = dy * Vector.Load(u + i) * (sig + silu * (one - sig));
