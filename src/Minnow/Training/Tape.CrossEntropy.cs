@@ -6,8 +6,12 @@ namespace Minnow.Training;
 
 public sealed unsafe partial class Tape
 {
-    /// <summary>Floats of logits held at once by <see cref="CrossEntropy"/> (the row block): 16 MB by default.</summary>
-    internal int LogitBlockFloats { get; set; } = 4 << 20;
+    /// <summary>
+    /// Floats of logits held at once by <see cref="CrossEntropy"/> (the row block): 32 MB by default, 256 rows of a
+    /// 32000-word vocabulary. Each block reads the classifier twice and its gradient once, so larger blocks pay less for
+    /// memory traffic; measured on Llama 15M, 128-row blocks were ~8% slower per step and whole batches (256 MB) slower too.
+    /// </summary>
+    internal int LogitBlockFloats { get; set; } = 8 << 20;
 
     /// <summary>
     /// Mean token cross-entropy (natural log) of the classifier's logits z = x·Wᵀ (soft-capped to cap·tanh(z/cap) if
