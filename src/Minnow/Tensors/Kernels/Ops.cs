@@ -40,7 +40,7 @@ public static class Ops
         TensorPrimitives.Multiply(x, 1f / sum, x);
     }
 
-    /// <summary>gate ← silu(gate) · up = gate/(1 + exp(−gate))·up (the SwiGLU feed-forward's elementwise part), in one pass.</summary>
+    /// <summary>gate ← silu(gate) · up = gate·sigmoid(gate)·up (the SwiGLU feed-forward's elementwise part), in one pass.</summary>
     public static unsafe void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
     {
         int i = 0, n = gate.Length;
@@ -51,7 +51,7 @@ public static class Ops
                 for (; i <= n - 16; i += 16)
                 {
                     var x = Vector512.Load(g + i);
-                    (x / (Vector512<float>.One + FastExp.Exp(-x)) * Vector512.Load(u + i)).Store(g + i);
+                    (x * (Vector512<float>.One / (Vector512<float>.One + FastExp.Exp(-x))) * Vector512.Load(u + i)).Store(g + i);
                 }
             }
             else if (Simd.Active == SimdWidth.Portable)
@@ -59,12 +59,12 @@ public static class Ops
                 for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
                 {
                     var x = Vector.Load(g + i);
-                    (x / (Vector<float>.One + FastExp.Exp(-x)) * Vector.Load(u + i)).Store(g + i);
+                    (x * (Vector<float>.One / (Vector<float>.One + FastExp.Exp(-x))) * Vector.Load(u + i)).Store(g + i);
                 }
             }
         }
         for (; i < n; i++)
-            gate[i] = gate[i] / (1f + MathF.Exp(-gate[i])) * up[i];
+            gate[i] = gate[i] * (1f / (1f + MathF.Exp(-gate[i]))) * up[i];
     }
 
     /// <summary>x ← x + y.</summary>
