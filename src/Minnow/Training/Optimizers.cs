@@ -12,7 +12,7 @@ public interface IOptimizer
     /// <summary>Updates done so far (set it when resuming from a checkpoint).</summary>
     int StepCount { get; set; }
 
-    /// <summary>The optimizer's state as named tensors (views), for checkpoints.</summary>
+    /// <summary>The state as named views (<c>adamw.exp_avg.{parameter}</c>…): read them to save a checkpoint, write them to restore one.</summary>
     IReadOnlyList<Tensor> State { get; }
 
     /// <summary>Bytes of <see cref="State"/>.</summary>
@@ -21,41 +21,42 @@ public interface IOptimizer
 
 /// <summary>
 /// What the optimizers share: per-parameter state blocks laid out contiguously for the parameters that were trainable
-/// when the optimizer was made (a frozen base model costs no optimizer memory), and a parallel loop over fixed
-/// chunks of every trainable parameter (elementwise, so the thread count never changes a result).
+/// when the optimizer was made (a frozen base model costs no optimizer memory; freeze before making the optimizer — a
+/// parameter frozen later is skipped, one unfrozen later is not updated), and a parallel loop over fixed chunks of
+/// every trainable parameter (elementwise, so the thread count never changes a result).
 /// </summary>
 public abstract class Optimizer : IOptimizer
 {
     /// <summary>Elements per parallel work item.</summary>
     private const int Chunk = 1 << 16;
 
-    private readonly ParameterStore _store;
     private readonly WorkerPool _pool;
-    private readonly Dictionary<Parameter, long> _stateOffset = [];
-    private readonly (Parameter Parameter, int Start, int Length)[] _chunks;
+    private readonly (Parameter Parameter, long StateOffset)[] _parameters;
+    private readonly (Parameter Parameter, int Start, int Length, long StateOffset)[] _chunks;
     private readonly Tensor[] _state;
 
     protected Optimizer(ParameterStore store, WorkerPool pool, params string[] stateNames)
     {
-        _store = store;
         _pool = pool;
         long count = 0;
-        var chunks = new List<(Parameter, int, int)>();
+        var parameters = new List<(Parameter, long)>();
+        var chunks = new List<(Parameter, int, int, long)>();
         foreach (var p in store.Trainable)
         {
-            _stateOffset[p] = count;
-            count += p.Length;
+            parameters.Add((p, count));
             for (int start = 0; start < p.Length; start += Chunk)
-                chunks.Add((p, start, Math.Min(Chunk, p.Length - start)));
+                chunks.Add((p, start, Math.Min(Chunk, p.Length - start), count + start));
+            count += p.Length;
         }
+        _parameters = [.. parameters];
         _chunks = [.. chunks];
-        _state = stateNames.Select(name => Tensor.Zeros(name, (int)count)).ToArray();
+        _state = stateNames.Select(name => Tensor.Zeros(name, checked((int)count))).ToArray();
     }
 
     public int StepCount { get; set; }
 
     public IReadOnlyList<Tensor> State =>
-        _state.SelectMany(s => _stateOffset.Select(kv => s.Slice($"{s.Name}.{kv.Key.Name}", kv.Value, kv.Key.Shape))).ToList();
+        _state.SelectMany(s => _parameters.Select(p => s.Slice($"{s.Name}.{p.Parameter.Name}", p.StateOffset, p.Parameter.Shape))).ToList();
 
     public long StateBytes => _state.Sum(s => s.ByteLength);
 
@@ -67,11 +68,9 @@ public abstract class Optimizer : IOptimizer
         {
             for (int i = first; i < end; i++)
             {
-                var (p, start, length) = _chunks[i];
-                // A parameter frozen after the optimizer was made is skipped; one unfrozen later has no state.
+                var (p, start, length, offset) = _chunks[i];
                 if (!p.Trainable)
                     continue;
-                long offset = _stateOffset[p] + start;
                 Update(p, p.Value.AsFloats().Slice(start, length), p.Gradient.AsFloats().Slice(start, length),
                     _state[0].AsFloats().Slice((int)offset, length), _state.Length > 1 ? _state[1].AsFloats().Slice((int)offset, length) : default);
             }

@@ -32,7 +32,7 @@ public sealed unsafe partial class Tape
     private record struct Slot(nint Value, int GradBuffer, bool Consumed);
 
     /// <summary>A gradient buffer; several activations share one when their gradients are equal (a residual add's input and output).</summary>
-    private record struct GradBuffer(nint Pointer, int Length, bool Touched);
+    private record struct GradBuffer(nint Pointer, bool Touched);
 
     public Tape(WorkerPool pool) => Pool = pool;
 
@@ -108,7 +108,7 @@ public sealed unsafe partial class Tape
         if (requiresGrad && RecordsGradients)
         {
             grad = _gradBuffers.Count;
-            _gradBuffers.Add(new GradBuffer((nint)_gradients.Take(length), length, false));
+            _gradBuffers.Add(new GradBuffer((nint)_gradients.Take(length), false));
         }
         _slots.Add(new Slot((nint)_values.Take(length), grad, false));
         return new Act(_slots.Count - 1, rows, cols);
