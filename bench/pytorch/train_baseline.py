@@ -110,7 +110,8 @@ def measure(name, model, vocab, batch, seq, threads, steps):
     times.sort()
     median = times[len(times) // 2]
     # With one thread, CPU time per step excludes time the machine gave to other processes.
-    print(f"{name} threads={threads}: {batch * seq / median:.0f} tokens/s (median step {median * 1000:.1f} ms over {steps} steps, CPU {cpu * 1000:.1f} ms/step; torch {torch.__version__})")
+    print(f"{name} threads={threads}: {batch * seq / median:.0f} tokens/s (median step {median * 1000:.1f} ms over {steps} steps; "
+          f"fastest step {times[0] * 1000:.1f} ms = {batch * seq / times[0]:.0f} tokens/s; CPU {cpu * 1000:.1f} ms/step; torch {torch.__version__})")
 
 
 def main(args):
