@@ -16,10 +16,11 @@ internal readonly unsafe struct GemmOperands(float* a, int aRowStride, int aColS
 
 /// <summary>
 /// A blocked fp32 GEMM whose operands may be read along rows or columns (so dY·W, dYᵀ·X and attention's Q·Kᵀ need no
-/// transposed copies). The contraction is cut into blocks of B rows that fit L2. Per block, each thread packs B into
-/// zero-padded strips of NR columns ([p][NR], read sequentially, reused by every row tile); an MR×NR register tile
-/// (AVX-512: 8×32, 16 accumulators; portable: 4×2 Vector&lt;float&gt;) walks a strip broadcasting A straight from where it
-/// lies — packing A too cost as much as the multiply for the narrow shapes of attention. Edge rows are computed aside.
+/// transposed copies). The contraction is cut into blocks of B rows that fit L2. An MR×NR register tile (AVX-512: 8×32,
+/// 16 accumulators; portable: 4×2 Vector&lt;float&gt;) walks a strip of NR columns of B, broadcasting A straight from where
+/// it lies. Strips are read in place when B's rows are contiguous; a transposed B (attention's Kᵀ) and the last,
+/// narrower strip are first packed per thread into zero-padded [p][NR] strips. Packing everything cost as much as the
+/// multiply for the small products of attention, and gained nothing on the large ones. Edge rows are computed aside.
 /// Threads split C by rows, and every element is summed in the same order whatever the thread count, so the
 /// result does not depend on it.
 /// </summary>
@@ -67,8 +68,9 @@ internal static unsafe class BlockedGemm
         public void Run(int tileStart, int tileEnd)
         {
             int depth = Depth, strips = (o.N + nr - 1) / nr;
-            // Per thread: B's block packed as zero-padded strips [strips][depth][nr], a zero-padded A panel for the
-            // last rows [depth][mr], and a C tile for edges.
+            // Per thread: B's block packed as zero-padded strips [strips][depth][nr] (only strips that cannot be read in
+            // place: transposed B or the last, narrower columns), a zero-padded A panel for the last rows [depth][mr],
+            // and a C tile for edges.
             long need = (long)strips * depth * nr + (long)depth * mr + mr * nr;
             if (_scratch is null || _scratch.Length < need)
                 _scratch = GC.AllocateUninitializedArray<float>((int)need, pinned: true);
@@ -94,20 +96,22 @@ internal static unsafe class BlockedGemm
                     for (int s = 0; s < strips; s++)
                     {
                         int n0 = s * nr, columns = Math.Min(nr, o.N - n0);
-                        float* b = packedB + (long)s * depth * nr;
+                        bool inPlace = InPlace(columns);
+                        float* b = inPlace ? o.B + (long)P0 * o.BRowStride + n0 : packedB + (long)s * depth * nr;
+                        int ldb = inPlace ? o.BRowStride : nr;
                         float* c = o.C + (long)m0 * o.Ldc + n0;
                         if (rows == mr && columns == nr)
                         {
-                            Kernel(a, rowStep, depthStep, b, c, o.Ldc, depth, Accumulate);
+                            Kernel(a, rowStep, depthStep, b, ldb, c, o.Ldc, depth, Accumulate);
                             continue;
                         }
                         if (wide && rows == mr && columns == 16)
                         {
-                            Kernel8x16(a, rowStep, depthStep, b, nr, c, o.Ldc, depth, Accumulate);
+                            Kernel8x16(a, rowStep, depthStep, b, ldb, c, o.Ldc, depth, Accumulate);
                             continue;
                         }
                         // An edge tile: compute a whole tile aside, keep the valid part.
-                        Kernel(a, rowStep, depthStep, b, tile, nr, depth, accumulate: false);
+                        Kernel(a, rowStep, depthStep, b, ldb, tile, nr, depth, accumulate: false);
                         for (int r = 0; r < rows; r++)
                             for (int j = 0; j < columns; j++)
                                 c[(long)r * o.Ldc + j] = Accumulate ? c[(long)r * o.Ldc + j] + tile[r * nr + j] : tile[r * nr + j];
@@ -116,12 +120,17 @@ internal static unsafe class BlockedGemm
             }
         }
 
+        /// <summary>Whether a strip of this many columns is read straight from B (rows contiguous, a full or 16-wide strip).</summary>
+        private bool InPlace(int columns) => o.BColStride == 1 && (columns == nr || (wide && columns == 16));
+
         /// <summary>B's rows [P0, P0 + depth) as strips: packedB[s][p][j] = B(P0 + p, s·nr + j), zero past N.</summary>
         private void PackB(float* packedB, int strips, int depth)
         {
             for (int s = 0; s < strips; s++)
             {
                 int n0 = s * nr, columns = Math.Min(nr, o.N - n0);
+                if (InPlace(columns))
+                    continue;
                 float* dst = packedB + (long)s * depth * nr;
                 for (int p = 0; p < depth; p++)
                 {
@@ -135,21 +144,21 @@ internal static unsafe class BlockedGemm
             }
         }
 
-        private void Kernel(float* a, nint rowStep, nint depthStep, float* b, float* c, int ldc, int depth, bool accumulate)
+        private void Kernel(float* a, nint rowStep, nint depthStep, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
         {
             if (wide)
-                Kernel8x32(a, rowStep, depthStep, b, c, ldc, depth, accumulate);
+                Kernel8x32(a, rowStep, depthStep, b, ldb, c, ldc, depth, accumulate);
             else
-                KernelPortable(a, rowStep, depthStep, b, c, ldc, depth, accumulate);
+                KernelPortable(a, rowStep, depthStep, b, ldb, c, ldc, depth, accumulate);
         }
     }
 
     /// <summary>
-    /// c[r, 0..32) (+)= Σ_p a[r·rowStep + p·depthStep]·b[p·32 + 0..32) for 8 rows: 16 zmm accumulators, 2 loads and 8
+    /// c[r, 0..32) (+)= Σ_p a[r·rowStep + p·depthStep]·b[p·ldb + 0..32) for 8 rows: 16 zmm accumulators, 2 loads and 8
     /// broadcasts per step. A is read in place (rows of dY, or columns of dY: either way one pointer and two steps).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(float* a, nint rowStep, nint depthStep, float* b, float* c, int ldc, int depth, bool accumulate)
+    private static void Kernel8x32(float* a, nint rowStep, nint depthStep, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
     {
         Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
         if (accumulate)
@@ -172,7 +181,7 @@ internal static unsafe class BlockedGemm
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
-            b += 32;
+            b += ldb;
             var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
             x = Vector512.Create(a[rowStep]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
             x = Vector512.Create(a[r2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
@@ -194,7 +203,7 @@ internal static unsafe class BlockedGemm
     }
 
     /// <summary>The portable tile: 4 rows × 2 Vector&lt;float&gt; (8 accumulators fit 16 AVX2 or 32 NEON registers).</summary>
-    private static void KernelPortable(float* a, nint rowStep, nint depthStep, float* b, float* c, int ldc, int depth, bool accumulate)
+    private static void KernelPortable(float* a, nint rowStep, nint depthStep, float* b, int ldb, float* c, int ldc, int depth, bool accumulate)
     {
         int w = Vector<float>.Count;
         Vector<float> c00, c01, c10, c11, c20, c21, c30, c31;
@@ -214,7 +223,7 @@ internal static unsafe class BlockedGemm
         {
             var b0 = Vector.Load(b);
             var b1 = Vector.Load(b + w);
-            b += 2 * w;
+            b += ldb;
             var x = new Vector<float>(a[0]); c00 = Vector.FusedMultiplyAdd(x, b0, c00); c01 = Vector.FusedMultiplyAdd(x, b1, c01);
             x = new Vector<float>(a[rowStep]); c10 = Vector.FusedMultiplyAdd(x, b0, c10); c11 = Vector.FusedMultiplyAdd(x, b1, c11);
             x = new Vector<float>(a[r2]); c20 = Vector.FusedMultiplyAdd(x, b0, c20); c21 = Vector.FusedMultiplyAdd(x, b1, c21);
