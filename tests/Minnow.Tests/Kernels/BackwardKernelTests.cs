@@ -232,7 +232,7 @@ public unsafe class BackwardKernelTests
         Assert.True(float.IsFinite(FastExp.Exp(Vector512.Create(1000f)).GetElement(0)));
     }
 
-    /// <summary>The fused activation forwards (Ops, shared with inference) at every width against ScalarOps.</summary>
+    /// <summary>The fused activation and LayerNorm forwards (Ops, shared with inference) at every width against ScalarOps.</summary>
     [Theory]
     [MemberData(nameof(WidthsAndLengths))]
     public void ActivationsMatchScalarTwins(SimdWidth width, int n) => WithWidth(width, () =>
@@ -251,6 +251,12 @@ public unsafe class BackwardKernelTests
             slow(b);
             AssertClose(b, a, 1e-5, $"{name} {width} n={n}");
         }
+        float[] fastNorm = new float[n], slowNorm = new float[n];
+        var (mean, rstd) = Ops.LayerNorm(x, up, x, 1e-5f, fastNorm);
+        ScalarOps.LayerNorm(x, up, x, 1e-5f, slowNorm);
+        AssertClose(slowNorm, fastNorm, 1e-5, $"layernorm {width} n={n}");
+        Assert.Equal(x.Average(), mean, 4);
+        Assert.True(rstd > 0);
     });
 
     [Theory]

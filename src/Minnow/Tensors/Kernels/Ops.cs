@@ -147,15 +147,30 @@ public static class Ops
     /// y = (x − mean) / sqrt(var + eps) · weight + bias, with the biased variance (GPT-2's LayerNorm).
     /// Returns the mean and 1/sqrt(var + eps), which the backward pass needs.
     /// </summary>
-    public static (float Mean, float Rstd) LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y)
+    public static unsafe (float Mean, float Rstd) LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y)
     {
-        float mean = TensorPrimitives.Sum(x) / x.Length;
+        // The mean and variance by TensorPrimitives, the output in one fused pass (rows are short: fewer passes matter).
+        int n = x.Length, i = 0;
+        float mean = TensorPrimitives.Sum(x) / n;
         TensorPrimitives.Subtract(x, mean, y);
-        float variance = TensorPrimitives.SumOfSquares(y) / x.Length;
-        float rstd = 1f / MathF.Sqrt(variance + eps);
-        TensorPrimitives.Multiply(y, rstd, y);
-        TensorPrimitives.Multiply(y, weight, y);
-        TensorPrimitives.Add(y, bias, y);
+        float rstd = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(y) / n + eps);
+        fixed (float* py = y, pw = weight, pb = bias)
+        {
+            if (Simd.Active == SimdWidth.Vector512)
+            {
+                var r = Vector512.Create(rstd);
+                for (; i <= n - 16; i += 16)
+                    Vector512.FusedMultiplyAdd(Vector512.Load(py + i) * r, Vector512.Load(pw + i), Vector512.Load(pb + i)).Store(py + i);
+            }
+            else if (Simd.Active == SimdWidth.Portable)
+            {
+                var r = new Vector<float>(rstd);
+                for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                    Vector.FusedMultiplyAdd(Vector.Load(py + i) * r, Vector.Load(pw + i), Vector.Load(pb + i)).Store(py + i);
+            }
+            for (; i < n; i++)
+                py[i] = py[i] * rstd * pw[i] + pb[i];
+        }
         return (mean, rstd);
     }
 

@@ -7,8 +7,8 @@ namespace Minnow.Tensors.Kernels;
 /// <summary>
 /// Backward passes of the row-wise operations in <see cref="Ops"/>, one row (or one block of elements) per call.
 /// Input gradients are written, or added when <c>accumulate</c> is true; parameter gradients are always added.
-/// The norms use TensorPrimitives (SIMD on every CPU); the activations are fused single passes with a Vector512 and a
-/// portable Vector&lt;float&gt; path. <see cref="ScalarOpsBackward"/> holds the plain twins.
+/// RMSNorm uses TensorPrimitives (SIMD on every CPU); LayerNorm and the activations are fused passes with a Vector512
+/// and a portable Vector&lt;float&gt; path. <see cref="ScalarOpsBackward"/> holds the plain twins.
 /// </summary>
 public static class OpsBackward
 {
@@ -52,27 +52,84 @@ public static class OpsBackward
     /// Backward of <see cref="Ops.LayerNorm"/> for one row, given its saved mean and 1/std. With x̂ = (x − mean)·rstd:
     /// dbias += dy; dweight += dy·x̂; dx = rstd·(dy·w − mean(dy·w) − x̂·mean(dy·w·x̂)).
     /// </summary>
-    public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float mean, float rstd, ReadOnlySpan<float> dy,
+    public static unsafe void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float mean, float rstd, ReadOnlySpan<float> dy,
         Span<float> dx, bool accumulate, Span<float> dweight, Span<float> dbias)
     {
-        int n = x.Length;
-        Span<float> xhat = n <= Block ? stackalloc float[n] : new float[n];
-        Span<float> g = n <= Block ? stackalloc float[n] : new float[n];
-        TensorPrimitives.Subtract(x, mean, xhat);
-        TensorPrimitives.Multiply(xhat, rstd, xhat);
-        TensorPrimitives.Add(dbias, dy, dbias);
-        TensorPrimitives.MultiplyAdd(dy, xhat, dweight, dweight);
-        TensorPrimitives.Multiply(dy, weight, g);
-        float meanG = TensorPrimitives.Sum(g) / n;
-        float meanGx = TensorPrimitives.Dot(g, xhat) / n;
-        // dx = rstd·(g − meanG − x̂·meanGx)
-        TensorPrimitives.MultiplyAdd(xhat, -meanGx, g, g);
-        TensorPrimitives.Subtract(g, meanG, g);
-        TensorPrimitives.Multiply(g, rstd, g);
-        if (accumulate)
-            TensorPrimitives.Add(dx, g, dx);
-        else
-            g.CopyTo(dx);
+        // Two fused passes (rows are short, so per-call overheads of many small passes dominated): first the
+        // parameter gradients and the two means, then dx.
+        int n = x.Length, i = 0;
+        float sumG = 0, sumGx = 0;
+        fixed (float* px = x, pw = weight, pdy = dy, pdx = dx, pdw = dweight, pdb = dbias)
+        {
+            if (Simd.Active == SimdWidth.Vector512)
+            {
+                Vector512<float> m = Vector512.Create(mean), r = Vector512.Create(rstd), accG = default, accGx = default;
+                for (; i <= n - 16; i += 16)
+                {
+                    var xhat = (Vector512.Load(px + i) - m) * r;
+                    var d = Vector512.Load(pdy + i);
+                    var g = d * Vector512.Load(pw + i);
+                    (Vector512.Load(pdb + i) + d).Store(pdb + i);
+                    Vector512.FusedMultiplyAdd(d, xhat, Vector512.Load(pdw + i)).Store(pdw + i);
+                    accG += g;
+                    accGx = Vector512.FusedMultiplyAdd(g, xhat, accGx);
+                }
+                sumG = Vector512.Sum(accG);
+                sumGx = Vector512.Sum(accGx);
+            }
+            else if (Simd.Active == SimdWidth.Portable)
+            {
+                Vector<float> m = new(mean), r = new(rstd), accG = default, accGx = default;
+                for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                {
+                    var xhat = (Vector.Load(px + i) - m) * r;
+                    var d = Vector.Load(pdy + i);
+                    var g = d * Vector.Load(pw + i);
+                    (Vector.Load(pdb + i) + d).Store(pdb + i);
+                    Vector.FusedMultiplyAdd(d, xhat, Vector.Load(pdw + i)).Store(pdw + i);
+                    accG += g;
+                    accGx = Vector.FusedMultiplyAdd(g, xhat, accGx);
+                }
+                sumG = Vector.Sum(accG);
+                sumGx = Vector.Sum(accGx);
+            }
+            for (; i < n; i++)
+            {
+                float xhat = (px[i] - mean) * rstd, g = pdy[i] * pw[i];
+                pdb[i] += pdy[i];
+                pdw[i] += pdy[i] * xhat;
+                sumG += g;
+                sumGx += g * xhat;
+            }
+            // dx = rstd·(g − mean(g) − x̂·mean(g·x̂))
+            float meanG = sumG / n, meanGx = sumGx / n;
+            i = 0;
+            if (Simd.Active == SimdWidth.Vector512)
+            {
+                Vector512<float> m = Vector512.Create(mean), r = Vector512.Create(rstd), mg = Vector512.Create(meanG), mgx = Vector512.Create(meanGx);
+                for (; i <= n - 16; i += 16)
+                {
+                    var xhat = (Vector512.Load(px + i) - m) * r;
+                    var v = (Vector512.Load(pdy + i) * Vector512.Load(pw + i) - mg - xhat * mgx) * r;
+                    (accumulate ? Vector512.Load(pdx + i) + v : v).Store(pdx + i);
+                }
+            }
+            else if (Simd.Active == SimdWidth.Portable)
+            {
+                Vector<float> m = new(mean), r = new(rstd), mg = new(meanG), mgx = new(meanGx);
+                for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                {
+                    var xhat = (Vector.Load(px + i) - m) * r;
+                    var v = (Vector.Load(pdy + i) * Vector.Load(pw + i) - mg - xhat * mgx) * r;
+                    (accumulate ? Vector.Load(pdx + i) + v : v).Store(pdx + i);
+                }
+            }
+            for (; i < n; i++)
+            {
+                float xhat = (px[i] - mean) * rstd, v = (pdy[i] * pw[i] - meanG - xhat * meanGx) * rstd;
+                pdx[i] = accumulate ? pdx[i] + v : v;
+            }
+        }
     }
 
     /// <summary>
