@@ -214,23 +214,37 @@ public sealed unsafe partial class Tape
     /// </summary>
     private sealed class Arena
     {
+        /// <summary>Floats at the end of every chunk reserved for aligning its start to 64 bytes.</summary>
+        private const int Slack = 16;
+
         private readonly List<float[]> _chunks = [];
         private int _chunk;
         private int _used;
+        private long _taken;
 
         public long Bytes => _chunks.Sum(c => (long)c.Length) * sizeof(float);
 
+        /// <summary>
+        /// Starts the next step. After a step that needed several chunks (the first one, which grew the arena), they are
+        /// replaced by one chunk of exactly what the step took, so the memory held is what a step needs.
+        /// </summary>
         public void Reset()
         {
+            if (_chunks.Count > 1 && _taken + Slack <= Array.MaxLength)
+            {
+                _chunks.Clear();
+                _chunks.Add(GC.AllocateUninitializedArray<float>((int)_taken + Slack, pinned: true));
+            }
             _chunk = 0;
             _used = 0;
+            _taken = 0;
         }
 
         public float* Take(int length)
         {
             // Keep allocations 64-byte aligned (whole cache lines, aligned vector loads).
             int size = (Math.Max(length, 1) + 15) & ~15;
-            while (_chunk < _chunks.Count && _used + size > _chunks[_chunk].Length)
+            while (_chunk < _chunks.Count && _used + size > _chunks[_chunk].Length - Slack)
             {
                 _chunk++;
                 _used = 0;
@@ -238,10 +252,11 @@ public sealed unsafe partial class Tape
             if (_chunk == _chunks.Count)
             {
                 long total = _chunks.Sum(c => (long)c.Length);
-                int chunkLength = (int)Math.Min(int.MaxValue - 64, Math.Max(size, Math.Max(total, 1 << 20)));
-                _chunks.Add(GC.AllocateUninitializedArray<float>(chunkLength + 16, pinned: true));
+                int chunkLength = (int)Math.Min(Array.MaxLength - Slack, Math.Max(size, Math.Max(total, 1 << 20)));
+                _chunks.Add(GC.AllocateUninitializedArray<float>(chunkLength + Slack, pinned: true));
                 _used = 0;
             }
+            _taken += size;
             fixed (float* start = _chunks[_chunk])
             {
                 float* aligned = (float*)(((nint)start + 63) & ~(nint)63);
