@@ -22,7 +22,8 @@ public static class Program
         }
         // `minnow chat` handles Ctrl-C itself: it stops the current reply, not the program.
         var invocation = new InvocationConfiguration();
-        if (parse.CommandResult.Command.Name == ChatCommand.Name)
+        // `minnow train` too: the first Ctrl-C ends the run after the current step with a checkpoint.
+        if (parse.CommandResult.Command.Name is ChatCommand.Name or TrainCommand.Name)
             invocation.ProcessTerminationTimeout = null;
         return await parse.InvokeAsync(invocation);
     }
@@ -39,6 +40,8 @@ public static class Program
         ConvertCommand.Create(),
         TokenizeCommand.Create(),
         TokenizerCommand.Create(),
+        DataCommand.Create(),
+        TrainCommand.Create(),
         ServeCommand.Create(),
         ChatCommand.Create(),
         BenchCommand.Create(),

@@ -11,9 +11,11 @@ public static class Progress
 {
     /// <summary>
     /// Runs <paramref name="work"/>, which reports through the <see cref="IProgress{T}"/> it is given;
-    /// <paramref name="measure"/> turns a report into (done, total) in <paramref name="unit"/>s.
+    /// <paramref name="measure"/> turns a report into (done, total) in <paramref name="unit"/>s; <paramref name="describe"/>
+    /// (optional) turns it into text shown after the label (e.g. the current loss).
     /// </summary>
-    public static T Run<T, TReport>(string label, Func<IProgress<TReport>, T> work, Func<TReport, (long Done, long Total)> measure, string unit = "tok")
+    public static T Run<T, TReport>(string label, Func<IProgress<TReport>, T> work, Func<TReport, (long Done, long Total)> measure, string unit = "tok",
+        Func<TReport, string>? describe = null)
     {
         if (Console.IsErrorRedirected)
         {
@@ -27,7 +29,8 @@ public static class Progress
                 last = started.Elapsed;
                 double rate = done / Math.Max(started.Elapsed.TotalSeconds, 1e-9);
                 string eta = rate > 0 && total > done ? $", ETA {TimeSpan.FromSeconds((total - done) / rate):hh\\:mm\\:ss}" : "";
-                Console.Error.WriteLine($"{label}: {done:N0}/{total:N0} {unit} ({100.0 * done / Math.Max(total, 1):F0}%), {rate:N0} {unit}/s{eta}");
+                string details = describe is null ? "" : $" {describe(report)}";
+                Console.Error.WriteLine($"{label}{details}: {done:N0}/{total:N0} {unit} ({100.0 * done / Math.Max(total, 1):F0}%), {rate:N0} {unit}/s{eta}");
             }));
         }
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
@@ -43,6 +46,8 @@ public static class Progress
                     var (done, total) = measure(report);
                     task.MaxValue = Math.Max(total, 1);
                     task.Value = done;
+                    if (describe is not null)
+                        task.Description = $"{label} {Markup.Escape(describe(report))}";
                 }));
                 task.Value = task.MaxValue;
             });

@@ -16,6 +16,14 @@ public sealed class Rng
         _state = (z ^ (z >> 31)) | 1;
     }
 
+    /// <summary>The generator's whole state: save it (a training checkpoint does) and restore it with <see cref="FromState"/>.</summary>
+    public ulong State => _state;
+
+    /// <summary>A generator that continues exactly where the one whose <see cref="State"/> was saved left off.</summary>
+    public static Rng FromState(ulong state) => state != 0
+        ? new(0) { _state = state }
+        : throw new ArgumentOutOfRangeException(nameof(state), "xorshift's state is never 0");
+
     public uint NextUInt32()
     {
         _state ^= _state >> 12;

@@ -22,6 +22,8 @@ public static class SafetensorsWriter
                 stream.Write(Header(sorted, metadata));
                 foreach (var t in sorted)
                     stream.Write(t.AsBytes());
+                // On disk before the rename, so a power cut cannot leave the new name pointing at missing data.
+                stream.Flush(flushToDisk: true);
             }
             File.Move(temp, path, overwrite: true);
         }
