@@ -22,7 +22,7 @@ public static class Program
         }
         // `minnow chat` handles Ctrl-C itself: it stops the current reply, not the program.
         var invocation = new InvocationConfiguration();
-        // `minnow train` too: the first Ctrl-C ends the run after the current step with a checkpoint.
+        // `minnow train` too: the first Ctrl-C or SIGTERM ends the run after the current step with a checkpoint.
         if (parse.CommandResult.Command.Name is ChatCommand.Name or TrainCommand.Name)
             invocation.ProcessTerminationTimeout = null;
         return await parse.InvokeAsync(invocation);

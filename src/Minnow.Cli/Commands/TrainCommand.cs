@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Minnow.Training;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
@@ -52,7 +53,7 @@ public static class TrainCommand
         var stopAfter = new Option<int?>("--stop-after") { Description = "End after step N as an interruption would (checkpoint, exit 0, no export); --resume finishes the run.", HelpName = "N" };
         var json = new Option<bool>("--json") { Description = "At the end, write one JSON object to stdout: start_step, steps, losses (every step), val_losses, best_val_loss, tokens_per_second, checkpoint, …" };
         var command = new Command(Name,
-            "Train a language model from scratch on a prepared data folder, with checkpoints (Ctrl-C saves one), validation, a loss curve (loss.svg) and, at the end, " +
+            "Train a language model from scratch on a prepared data folder, with checkpoints (Ctrl-C or SIGTERM saves one and stops), validation, a loss curve (loss.svg) and, at the end, " +
             "the model exported as a HF folder and as GGUF.")
         {
             config, resume, stopAfter, json,
@@ -86,15 +87,16 @@ public static class TrainCommand
     {
         config.Validate();
         using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        // Ctrl-C (SIGINT) or `kill` (SIGTERM) ends the run after the current step with a checkpoint; a second one
+        // ends the process at once.
+        void Stop(PosixSignalContext context)
         {
-            // The first Ctrl-C ends the run after the current step with a checkpoint; a second one kills the process.
-            e.Cancel = !cancel.IsCancellationRequested;
+            context.Cancel = !cancel.IsCancellationRequested;
             cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
+        }
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         TrainingResult result;
-        try
         {
             float? lastVal = null;
             float smoothed = float.NaN;
@@ -113,10 +115,6 @@ public static class TrainCommand
             unit: "tok",
             describe: r => string.Create(CultureInfo.InvariantCulture,
                 $"step {r.Step}/{r.Steps} loss {smoothed:F3}{(lastVal is float v ? $" val {v:F3}" : "")} lr {r.LearningRate:G3}"));
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
         if (!result.Finished)
             Console.Error.WriteLine($"stopped after step {result.Steps} of {config.Steps}; checkpoint {result.Checkpoint}. Continue with: minnow train --out {config.Out} --resume");

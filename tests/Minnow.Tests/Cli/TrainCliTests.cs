@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Minnow.Tests.Training;
 using Minnow.Training;
 
@@ -7,10 +8,12 @@ namespace Minnow.Tests.Cli;
 /// <summary><c>minnow data prepare</c> → <c>minnow train</c> → generate / eval, and crash safety of checkpoints.</summary>
 public class TrainCliTests
 {
-    private static string[] Tiny(string tokenizer, string data, string output, params string[] more) =>
+    private static string[] Tiny(string tokenizer, string data, string output, params string[] more) => TinyRun(tokenizer, data, output, 8, 4, more);
+
+    private static string[] TinyRun(string tokenizer, string data, string output, int steps, int evalInterval, params string[] more) =>
     [
         "train", "--data", data, "--tokenizer", tokenizer, "--out", output, "--dim", "32", "--layers", "2", "--heads", "4", "--seq-len", "16",
-        "--batch-size", "4", "--steps", "8", "--lr", "0.003", "--eval-interval", "4", "--eval-batches", "2", "--threads", "2", .. more,
+        "--batch-size", "4", "--steps", steps.ToString(), "--lr", "0.003", "--eval-interval", evalInterval.ToString(), "--eval-batches", "2", "--threads", "2", .. more,
     ];
 
     [Fact]
@@ -67,6 +70,50 @@ public class TrainCliTests
         var unknown = CliRunner.Run("train", "--config", yaml);
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("unknown training setting 'dimm'", unknown.Stderr);
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+
+    /// <summary>
+    /// SIGTERM (`kill PID`; Ctrl-C's SIGINT takes the same path, but a child of a non-interactive parent may inherit
+    /// SIGINT as ignored, so the test uses SIGTERM) ends the run after the current step with a checkpoint, exit code 0
+    /// and the JSON.
+    /// </summary>
+    [Fact]
+    public async Task InterruptSavesACheckpointAndExitsCleanly()
+    {
+        if (OperatingSystem.IsWindows())
+            return; // no kill(2) to call; Windows' Ctrl-C and close events take the same PosixSignalRegistration path.
+        string folder = CliRunner.TempFolder();
+        var (tokenizer, data) = TrainerTests.PrepareTinyData(folder);
+        string run = Path.Combine(folder, "run");
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Minnow.Cli.dll"));
+        foreach (string a in TinyRun(tokenizer, data, run, 1000000, 1, "--checkpoint-interval", "0", "--json"))
+            info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        // loss.svg appears after the first evaluation: training is under way and the handler is installed.
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(Path.Combine(run, Trainer.LossCurveFileName)) && !process.HasExited && clock.Elapsed < TimeSpan.FromSeconds(60))
+            Thread.Sleep(10);
+        if (process.HasExited)
+            Assert.Fail($"the run ended early: {await stderr}");
+        Assert.Equal(0, kill(process.Id, 15)); // SIGTERM
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "the run did not stop");
+        string errors = await stderr;
+        Assert.True(process.ExitCode == 0, errors);
+        var json = System.Text.Json.JsonDocument.Parse(await stdout).RootElement;
+        Assert.False(json.GetProperty("finished").GetBoolean());
+        int steps = json.GetProperty("steps").GetInt32();
+        Assert.True(steps >= 1 && steps < 1000000);
+        Assert.Equal(steps, TrainingCheckpoint.ReadState(Path.Combine(run, TrainingCheckpoint.FileName)).Step);
+        Assert.Contains("--resume", errors);
     }
 
     /// <summary>
