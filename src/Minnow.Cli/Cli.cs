@@ -46,7 +46,7 @@ public static class Cli
 
     public static Option<string?> ModelOption() => new("--model", "-m")
     {
-        Description = "Model file (llama2.c .bin). Default: Minnow's built-in default model.",
+        Description = "Model: a GGUF file, a HF folder (config.json + safetensors) or a llama2.c .bin. Default: Minnow's small Tiny Shakespeare demonstration model.",
         HelpName = "FILE",
     };
 
@@ -69,7 +69,7 @@ public static class Cli
         if (modelPath is null)
         {
             Console.Error.WriteLine(DefaultModel.Note);
-            modelPath = DefaultModel.EnsureCreated();
+            modelPath = DefaultModel.Locate();
         }
         return ModelLoader.Load(modelPath, new ModelLoadOptions { Threads = threads, TokenizerPath = tokenizerPath });
     }

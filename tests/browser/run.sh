@@ -13,7 +13,6 @@ dotnet build "$repo/src/Minnow.Cli" -c Release -v quiet -nologo > /dev/null
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 
 work="$(mktemp -d)"
-export MINNOW_HOME="$work/home"
 dotnet "$repo/src/Minnow.Cli/bin/Release/net10.0/Minnow.Cli.dll" serve --port 0 --json > "$work/serve.json" 2> "$work/serve.log" &
 server=$!
 trap 'kill "$server" 2> /dev/null || true; wait "$server" 2> /dev/null || true; rm -rf "$work"' EXIT

@@ -253,11 +253,9 @@ public static class ModelIds
     /// <summary>"minnow-default" for the default model, otherwise the file (or folder) name without its extension.</summary>
     public static string For(LoadedModel model)
     {
-        string full = Path.GetFullPath(model.Source);
-        var folder = Directory.GetParent(full);
-        if (folder is not null && folder.Name.StartsWith("default-", StringComparison.Ordinal)
-            && string.Equals(folder.Parent?.FullName, Path.GetFullPath(DefaultModel.Home).TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
-            return "minnow-default";
+        string full = Path.GetFullPath(model.Source).TrimEnd(Path.DirectorySeparatorChar);
+        if (string.Equals(full, Path.GetFullPath(DefaultModel.Path).TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
+            return DefaultModel.Id;
         string name = Path.GetFileNameWithoutExtension(full.TrimEnd(Path.DirectorySeparatorChar));
         return name.Length > 0 ? name : "model";
     }

@@ -12,9 +12,6 @@ public static class CliRunner
         public JsonElement Json => JsonDocument.Parse(Stdout).RootElement;
     }
 
-    /// <summary>A private MINNOW_HOME, so the default model is written where tests can see and delete it.</summary>
-    public static string TestHome { get; } = Directory.CreateTempSubdirectory("minnow-home-").FullName;
-
     public static Result Run(params string[] args) => Run(args, null);
 
     public static Result Run(string[] args, string? stdin)
@@ -31,7 +28,6 @@ public static class CliRunner
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Minnow.Cli.dll"));
         foreach (var a in args)
             info.ArgumentList.Add(a);
-        info.Environment["MINNOW_HOME"] = TestHome;
         using var process = Process.Start(info)!;
         if (stdin is not null)
         {

@@ -47,10 +47,10 @@ public class ConvertCliTests
     }
 
     [Fact]
-    public void DefaultModelConvertsWithItsTokenizer()
+    public void Llama2cModelConvertsWithItsTokenizer()
     {
-        string gguf = Path.Combine(CliRunner.TempFolder(), "default.gguf");
-        var r = CliRunner.Run("convert", "--input", Minnow.Models.DefaultModel.EnsureCreatedIn(CliRunner.TestHome), "--output", gguf, "--type", "f32");
+        string gguf = Path.Combine(CliRunner.TempFolder(), "bytes.gguf");
+        var r = CliRunner.Run("convert", "--input", Minnow.Tests.Chat.ChatTestModel.FilePath, "--output", gguf, "--type", "f32");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var f = GgufFile.Open(gguf);
         Assert.Equal("llama", f.GetString("tokenizer.ggml.model"));
@@ -59,6 +59,25 @@ public class ConvertCliTests
         Assert.Equal("<s>", tokens[1]);
         Assert.Equal("▁", tokens[3 + ' ']);
         Assert.Equal(2, f.GetInt("tokenizer.ggml.eos_token_id"));
+    }
+
+    /// <summary>The default model's trained byte-level BPE (GPT-2's split regex) goes into GGUF as llama.cpp's "gpt2" model with pre-tokenizer "gpt-2", and encodes as before.</summary>
+    [Fact]
+    public void DefaultModelConvertsWithItsBpeTokenizer()
+    {
+        string gguf = Path.Combine(CliRunner.TempFolder(), "default.gguf");
+        var r = CliRunner.Run("convert", "--input", Minnow.Models.DefaultModel.Path, "--output", gguf, "--type", "f16");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using (var f = GgufFile.Open(gguf))
+        {
+            Assert.Equal("gpt2", f.GetString("tokenizer.ggml.model"));
+            Assert.Equal("gpt-2", f.GetString("tokenizer.ggml.pre"));
+        }
+        const string text = "ROMEO:\nWhat light through yonder window breaks? Ünïcödé ✓ 12345\n";
+        var hf = Minnow.Tokenizers.TokenizerLoader.Load(Path.Combine(Minnow.Models.DefaultModel.Path, "tokenizer.json"));
+        using var loaded = Minnow.Models.ModelLoader.Load(gguf, new Minnow.Models.ModelLoadOptions { Threads = 1 });
+        Assert.Equal(hf.Encode(text), loaded.Tokenizer!.Encode(text));
+        Assert.Equal(text, loaded.Tokenizer!.Decode(hf.Encode(text)));
     }
 
     [Fact]

@@ -91,13 +91,14 @@ public class FoundationCliTests
     [Fact]
     public void DefaultModelGeneratesTextWithANoteOnStderr()
     {
-        var r = CliRunner.Run("generate", "--prompt", "Hello", "-n", "8", "--seed", "1", "--json");
+        var r = CliRunner.Run("generate", "--prompt", "ROMEO:", "-n", "8", "--seed", "1", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Contains("random placeholder", r.Stderr);
+        Assert.Contains("demonstration model trained on Tiny Shakespeare", r.Stderr);
         Assert.Equal(JsonValueKind.String, r.Json.GetProperty("text").ValueKind);
         Assert.Equal(8, r.Json.GetProperty("generated_tokens").GetInt32());
-        // BOS, then the byte tokenizer's dummy-prefix space and one token per byte.
-        Assert.Equal([1, 35, 75, 104, 111, 111, 114], Ints(r.Json.GetProperty("prompt_ids")));
+        // The shipped byte-level BPE tokenizer, no BOS.
+        var tokenizer = Minnow.Tokenizers.TokenizerLoader.Load(Path.Combine(Minnow.Models.DefaultModel.Path, "tokenizer.json"));
+        Assert.Equal(tokenizer.Encode("ROMEO:"), Ints(r.Json.GetProperty("prompt_ids")));
     }
 
     [Theory]

@@ -18,7 +18,7 @@ public class PerplexityTests
     public void ATextThatFitsIsScoredInOnePass()
     {
         using var model = Model(256);
-        var tokenizer = DefaultModel.ByteTokenizer();
+        var tokenizer = Minnow.Tests.Chat.ChatTestModel.ByteTokenizer();
         var result = Perplexity.Evaluate(model, tokenizer, Text);
         int[] ids = tokenizer.Encode(Text, addSpecial: true);
         Assert.Equal(ids.Length - 1, result.Tokens);
@@ -31,7 +31,7 @@ public class PerplexityTests
     public void SlidingWindowsScoreEveryTokenOnceWithHalfAContextOfHistory()
     {
         using var model = Model(256);
-        var tokenizer = DefaultModel.ByteTokenizer();
+        var tokenizer = Minnow.Tests.Chat.ChatTestModel.ByteTokenizer();
         int[] ids = tokenizer.Encode(Text, addSpecial: true);
         const int window = 16;
         var result = Perplexity.Evaluate(model, ids, 1000, contextLength: window);

@@ -16,7 +16,6 @@ public class ServeCliTests
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string arg in new[] { Path.Combine(AppContext.BaseDirectory, "Minnow.Cli.dll"), "serve", "--model", ChatTestModel.FilePath, "--port", "0", "--threads", "1", "--api-key", "k", "--json" })
             info.ArgumentList.Add(arg);
-        info.Environment["MINNOW_HOME"] = CliRunner.TestHome;
         using var process = Process.Start(info)!;
         var stderr = process.StandardError.ReadToEndAsync();
         try
