@@ -116,11 +116,13 @@ public static class TrainCommand
             describe: r => string.Create(CultureInfo.InvariantCulture,
                 $"step {r.Step}/{r.Steps} loss {smoothed:F3}{(lastVal is float v ? $" val {v:F3}" : "")} lr {r.LearningRate:G3}"));
         }
+        if (result.GgufSkipped is not null)
+            Console.Error.WriteLine($"note: no GGUF export: {result.GgufSkipped}");
         if (!result.Finished)
             Console.Error.WriteLine($"stopped after step {result.Steps} of {config.Steps}; checkpoint {result.Checkpoint}. Continue with: minnow train --out {config.Out} --resume");
         else
             Console.Error.WriteLine($"done: {result.Steps} steps in {result.Seconds:F0} s ({result.TokensPerSecond:N0} tok/s), best val loss {result.BestValLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; " +
-                $"model: {result.Model} and {result.Gguf} (weights of step {result.ExportedStep}); loss curve: {Path.Combine(config.Out, Trainer.LossCurveFileName)}");
+                $"model: {result.Model}{(result.Gguf is null ? "" : $" and {result.Gguf}")} (weights of step {result.ExportedStep}); loss curve: {Path.Combine(config.Out, Trainer.LossCurveFileName)}");
         if (json)
             Cli.WriteJson(new
             {

@@ -141,7 +141,8 @@ public sealed class TokenShards : IDisposable
     /// (the split byte moved back to the start of a UTF-8 character), the train split everything before it. Each
     /// file and each split is tokenized on its own (no token spans a file or the split); long texts are cut at line
     /// starts into pieces tokenized in parallel on <paramref name="threads"/> threads. Writes train.bin, val.bin,
-    /// val.txt (the validation text) and meta.json.
+    /// val.txt (the validation text) and meta.json. The text is held in memory while it is tokenized (fine for
+    /// corpora up to a few hundred MB).
     /// </summary>
     public static TokenShardsMeta Prepare(IReadOnlyList<string> inputs, string tokenizerPath, string output, double valFraction = 0.1,
         int threads = 0, IProgress<DataPrepareProgress>? progress = null, CancellationToken cancellationToken = default)

@@ -29,6 +29,8 @@ public sealed record TrainingResult
     /// <summary>The exported HF folder and GGUF file (when finished).</summary>
     public string? Model { get; init; }
     public string? Gguf { get; init; }
+    /// <summary>Why there is no GGUF file although the run finished (its tokenizer has no GGUF form), else null.</summary>
+    public string? GgufSkipped { get; init; }
     /// <summary>The step whose weights were exported (the best validation loss, else the last step).</summary>
     public int? ExportedStep { get; init; }
     public required double Seconds { get; init; }
@@ -178,10 +180,10 @@ public static class Trainer
             Checkpoint();
         WriteCurve();
 
-        string? folder = null, gguf = null;
+        string? folder = null, gguf = null, ggufSkipped = null;
         int? exportedStep = null;
         if (!stopped && step == config.Steps)
-            (folder, gguf, exportedStep) = Export(config, model, tokenizer, bestPath, step, threads);
+            (folder, gguf, ggufSkipped, exportedStep) = Export(config, model, tokenizer, bestPath, step, threads);
         return new TrainingResult
         {
             StartStep = startStep,
@@ -194,6 +196,7 @@ public static class Trainer
             Finished = !stopped && step == config.Steps,
             Model = folder,
             Gguf = gguf,
+            GgufSkipped = ggufSkipped,
             ExportedStep = exportedStep,
             Seconds = previousSeconds + clock.Elapsed.TotalSeconds,
         };
@@ -214,9 +217,10 @@ public static class Trainer
 
     /// <summary>
     /// Writes the weights with the best validation loss (else the current ones) as a HF folder with the tokenizer
-    /// and as GGUF, both stored as the configured type.
+    /// and as GGUF (when the tokenizer has a GGUF form: byte-level BPE or SentencePiece, not the character tokenizer),
+    /// both stored as the configured type.
     /// </summary>
-    private static (string Folder, string Gguf, int Step) Export(TrainingConfig config, TrainableModel model, ITokenizer tokenizer, string bestPath, int step, int threads)
+    private static (string Folder, string? Gguf, string? GgufSkipped, int Step) Export(TrainingConfig config, TrainableModel model, ITokenizer tokenizer, string bestPath, int step, int threads)
     {
         int exported = step;
         if (File.Exists(bestPath))
@@ -235,11 +239,20 @@ public static class Trainer
             File.Copy(config.Tokenizer, Path.Combine(folder, "tokenizer.json"), overwrite: true);
         else
             TokenizerJson.Save(tokenizer, Path.Combine(folder, "tokenizer.json"));
+        List<KeyValuePair<string, GgufValue>> tokenizerKeys;
+        try
+        {
+            tokenizerKeys = GgufTokenizerMetadata.From(tokenizer, null).ToList();
+        }
+        catch (InvalidInputException e)
+        {
+            return (folder, null, e.Message, exported);
+        }
         string gguf = Path.Combine(config.Out, GgufFileName);
         string temp = gguf + ".tmp";
         GgufModelWriter.Write(temp, inference, (_, _, _) => dtype, (t, type) => TensorConvert.FromF32(t, type),
-            GgufTokenizerMetadata.From(tokenizer, null), Path.GetFileName(Path.GetFullPath(config.Out)));
+            tokenizerKeys, Path.GetFileName(Path.GetFullPath(config.Out)));
         File.Move(temp, gguf, overwrite: true);
-        return (folder, gguf, exported);
+        return (folder, gguf, null, exported);
     }
 }

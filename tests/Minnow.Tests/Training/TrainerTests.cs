@@ -48,6 +48,25 @@ public class TrainerTests
     }
 
     /// <summary>
+    /// A corpus long enough to be cut into pieces tokenized in parallel gives exactly the ids of tokenizing it whole
+    /// (the pieces end at line starts, where no pre-tokenizer word or whitespace run is cut).
+    /// </summary>
+    [Fact]
+    public void ParallelPiecesTokenizeLikeTheWholeText()
+    {
+        string folder = CliRunner.TempFolder();
+        var (tokenizerPath, _) = PrepareTinyData(folder);
+        string corpus = TestData.Path("corpora/tinyshakespeare.txt");
+        var meta = TokenShards.Prepare([corpus], tokenizerPath, Path.Combine(folder, "full"), valFraction: 0.1, threads: 2);
+        Assert.Equal(1_003_854, meta.SplitByte);
+        var tokenizer = TokenizerLoader.Load(tokenizerPath);
+        using var shards = TokenShards.Open(Path.Combine(folder, "full"));
+        var train = new int[shards.TrainTokens];
+        shards.Read(validation: false, 0, train);
+        Assert.Equal(tokenizer.Encode(File.ReadAllText(corpus)[..1_003_854]), train);
+    }
+
+    /// <summary>
     /// 2N steps straight, and N steps then --resume, give the same losses bit for bit (and the same weights), even
     /// when the resumed half runs on another number of threads.
     /// </summary>
@@ -71,6 +90,24 @@ public class TrainerTests
         Assert.True(straight.Losses[^1] < straight.Losses[0] - 0.3, $"the loss did not fall: {string.Join(", ", straight.Losses)}");
         byte[] Weights(string run) => File.ReadAllBytes(Path.Combine(run, Trainer.ModelFolderName, "model.safetensors"));
         Assert.Equal(Weights(Path.Combine(folder, "straight")), Weights(Path.Combine(folder, "resumed")));
+    }
+
+    /// <summary>A character tokenizer has no GGUF form: the run still finishes and exports the HF folder, and says why there is no GGUF.</summary>
+    [Fact]
+    public void ACharacterTokenizerRunExportsTheHfFolderOnly()
+    {
+        string folder = CliRunner.TempFolder();
+        string corpus = Path.Combine(folder, "corpus.txt");
+        File.WriteAllText(corpus, File.ReadAllText(TestData.Path("corpora/tinyshakespeare.txt"))[..20_000]);
+        string tokenizer = Path.Combine(folder, "char.json");
+        TokenizerJson.Save(CharTokenizerTrainer.Train([File.ReadAllText(corpus)], 256 + 70), tokenizer);
+        TokenShards.Prepare([corpus], tokenizer, Path.Combine(folder, "data"));
+        var result = Trainer.Run(Tiny(tokenizer, Path.Combine(folder, "data"), Path.Combine(folder, "run")) with { Steps = 4, EvalInterval = 2 });
+        Assert.True(result.Finished);
+        Assert.Null(result.Gguf);
+        Assert.Contains("no GGUF form", result.GgufSkipped);
+        Assert.True(File.Exists(Path.Combine(result.Model!, "model.safetensors")));
+        Assert.Equal(4, result.ExportedStep);
     }
 
     [Fact]
