@@ -1,0 +1,108 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Minnow.Tensors.Kernels;
+
+/// <summary>
+/// Activations quantized to int8 for the integer dot products, as ggml does before a quantized matmul: per block of
+/// <see cref="BlockSize"/> values (32 for the 32-element weight formats, like ggml's Q8_0/Q8_1; 256 for K-quants,
+/// like Q8_K) a scale d = max|x|/127 and q = round(x/d), ties to even. Alongside: per 32-block d·Σq (the 32-element
+/// formats' zero points and mins multiply it) and per 16 values Σq (the K-quants' sub-block mins multiply it).
+/// Buffers grow on demand and are reused, one set per thread.
+/// </summary>
+internal sealed unsafe class QuantizedActivations
+{
+    public int BlockSize { get; private set; }
+    public int Length { get; private set; }
+    public int Tokens { get; private set; }
+
+    private byte[] _values = [];
+    private float[] _scales = [];
+    private float[] _blockSums = [];
+    private short[] _sums16 = [];
+
+    /// <summary>q of token t: Length values.</summary>
+    public sbyte* Values(int t) => (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values)) + (long)t * Length;
+
+    /// <summary>d per block of token t.</summary>
+    public float* Scales(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales)) + (long)t * (Length / BlockSize);
+
+    /// <summary>d·Σq per block of token t (32-element blocks only).</summary>
+    public float* BlockSums(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums)) + (long)t * (Length / BlockSize);
+
+    /// <summary>Σq per 16 values of token t (256-element blocks only).</summary>
+    public short* Sums16(int t) => (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_sums16)) + (long)t * (Length / 16);
+
+    private float* _source;
+
+    /// <summary>
+    /// Sizes the buffers for <paramref name="tokens"/> rows of <paramref name="length"/> values (a multiple of
+    /// <paramref name="blockSize"/>) read from <paramref name="source"/>, which must stay pinned until quantized.
+    /// </summary>
+    public void Prepare(float* source, int tokens, int length, int blockSize)
+    {
+        _source = source;
+        BlockSize = blockSize;
+        Length = length;
+        Tokens = tokens;
+        long values = (long)tokens * length;
+        if (_values.Length < values)
+        {
+            _values = GC.AllocateUninitializedArray<byte>(checked((int)values), pinned: true);
+            _scales = GC.AllocateUninitializedArray<float>((int)(values / 32), pinned: true);
+            _blockSums = GC.AllocateUninitializedArray<float>((int)(values / 32), pinned: true);
+            _sums16 = GC.AllocateUninitializedArray<short>((int)(values / 16), pinned: true);
+        }
+    }
+
+    /// <summary>Quantizes tokens [start, end) of the source rows.</summary>
+    public void Quantize(int start, int end)
+    {
+        int blocks = Length / BlockSize;
+        for (int t = start; t < end; t++)
+        {
+            float* row = _source + (long)t * Length;
+            sbyte* q = Values(t);
+            float* scales = Scales(t);
+            for (int b = 0; b < blocks; b++)
+            {
+                float d = QuantizeBlock(row + b * BlockSize, q + b * BlockSize, BlockSize);
+                scales[b] = d;
+                if (BlockSize == 32)
+                    BlockSums(t)[b] = d * (Sum16(q + 32 * b) + Sum16(q + 32 * b + 16));
+            }
+            if (BlockSize != 32)
+                for (int j = 0; j < Length / 16; j++)
+                    Sums16(t)[j] = (short)Sum16(q + 16 * j);
+        }
+    }
+
+    private static int Sum16(sbyte* q)
+    {
+        int s = 0;
+        for (int i = 0; i < 16; i++)
+            s += q[i];
+        return s;
+    }
+
+    /// <summary>Returns d and writes q = round(x/d) for <paramref name="n"/> values (a multiple of 16).</summary>
+    private static float QuantizeBlock(float* x, sbyte* q, int n)
+    {
+        var max = Vector128<float>.Zero;
+        for (int i = 0; i < n; i += 4)
+            max = Vector128.Max(max, Vector128.Abs(Vector128.Load(x + i)));
+        float amax = Math.Max(Math.Max(max[0], max[1]), Math.Max(max[2], max[3]));
+        float d = amax / 127;
+        var id = Vector128.Create(d == 0 ? 0 : 1 / d);
+        for (int i = 0; i < n; i += 16)
+        {
+            var a = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i) * id));
+            var b = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 4) * id));
+            var c = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 8) * id));
+            var e = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 12) * id));
+            Vector128.Narrow(Vector128.Narrow(a, b), Vector128.Narrow(c, e)).Store(q + i);
+        }
+        return d;
+    }
+}
