@@ -8,6 +8,7 @@ using Minnow.Benchmarks;
 // `decode-batch`: 16 one-token forward passes against one 16-token pass (what batching concurrent decodes could gain).
 // `decode [model.bin]`: decode matvecs and a model's decode steps against read-bandwidth passes of the same rounds.
 // `ratios [model.bin ...]`: every figure issue 3 asks for, for 1 and 2 threads, in one run.
+// `quant-matvec`: GB/s of quantized matrix-vector products per block type and kernel path, against the read bandwidth.
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *MatMul*`).
 return args.FirstOrDefault() switch
 {
@@ -18,6 +19,7 @@ return args.FirstOrDefault() switch
     "decode-batch" => ServeLoad.DecodeBatch(args.Skip(1).ToArray()),
     "decode" => DecodeThroughput.Run(args.Skip(1).ToArray()),
     "ratios" => Ratios.Run(args.Skip(1).ToArray()),
+    "quant-matvec" => QuantizedThroughput.Run(args.Skip(1).ToArray()),
     _ => RunBenchmarkDotNet(args),
 };
 

@@ -76,6 +76,7 @@ public class QuantizedKernelTests
         yield return (7, 3 * block, 3);
         yield return (37, block == 32 ? 544 : 768, 9);
         yield return (18, 2 * block, 4);
+        yield return (24, 5 * block, 1);
     }
 
     [Theory]

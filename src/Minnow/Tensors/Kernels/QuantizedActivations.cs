@@ -7,8 +7,8 @@ namespace Minnow.Tensors.Kernels;
 /// <summary>
 /// Activations quantized to int8 for the integer dot products, as ggml does before a quantized matmul: per block of
 /// <see cref="BlockSize"/> values (32 for the 32-element weight formats, like ggml's Q8_0/Q8_1; 256 for K-quants,
-/// like Q8_K) a scale d = max|x|/127 and q = round(x/d), ties to even. Alongside: per 32-block d·Σq (the 32-element
-/// formats' zero points and mins multiply it) and per 16 values Σq (the K-quants' sub-block mins multiply it).
+/// like Q8_K) a scale d = max|x|/127 and q = round(x/d), ties to even. Alongside: per 32-block Σq and d·Σq (the
+/// 32-element formats' zero points and mins multiply them) and per 16 values Σq (the K-quants' sub-block offsets).
 /// Buffers grow on demand and are reused, one set per thread.
 /// </summary>
 internal sealed unsafe class QuantizedActivations
@@ -20,6 +20,7 @@ internal sealed unsafe class QuantizedActivations
     private byte[] _values = [];
     private float[] _scales = [];
     private float[] _blockSums = [];
+    private int[] _qSums = [];
     private short[] _sums16 = [];
 
     /// <summary>q of token t: Length values.</summary>
@@ -31,7 +32,10 @@ internal sealed unsafe class QuantizedActivations
     /// <summary>d·Σq per block of token t (32-element blocks only).</summary>
     public float* BlockSums(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums)) + (long)t * (Length / BlockSize);
 
-    /// <summary>Σq per 16 values of token t (256-element blocks only).</summary>
+    /// <summary>Σq per block of token t (32-element blocks only).</summary>
+    public int* QSums(int t) => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_qSums)) + (long)t * (Length / BlockSize);
+
+    /// <summary>Σq per 16 values of token t.</summary>
     public short* Sums16(int t) => (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_sums16)) + (long)t * (Length / 16);
 
     private float* _source;
@@ -52,6 +56,7 @@ internal sealed unsafe class QuantizedActivations
             _values = GC.AllocateUninitializedArray<byte>(checked((int)values), pinned: true);
             _scales = GC.AllocateUninitializedArray<float>((int)(values / 32), pinned: true);
             _blockSums = GC.AllocateUninitializedArray<float>((int)(values / 32), pinned: true);
+            _qSums = GC.AllocateUninitializedArray<int>((int)(values / 32), pinned: true);
             _sums16 = GC.AllocateUninitializedArray<short>((int)(values / 16), pinned: true);
         }
     }
@@ -65,16 +70,17 @@ internal sealed unsafe class QuantizedActivations
             float* row = _source + (long)t * Length;
             sbyte* q = Values(t);
             float* scales = Scales(t);
+            short* sums = Sums16(t);
             for (int b = 0; b < blocks; b++)
-            {
-                float d = QuantizeBlock(row + b * BlockSize, q + b * BlockSize, BlockSize);
-                scales[b] = d;
-                if (BlockSize == 32)
-                    BlockSums(t)[b] = d * (Sum16(q + 32 * b) + Sum16(q + 32 * b + 16));
-            }
-            if (BlockSize != 32)
-                for (int j = 0; j < Length / 16; j++)
-                    Sums16(t)[j] = (short)Sum16(q + 16 * j);
+                scales[b] = QuantizeBlock(row + b * BlockSize, q + b * BlockSize, BlockSize);
+            for (int j = 0; j < Length / 16; j++)
+                sums[j] = (short)Sum16(q + 16 * j);
+            if (BlockSize == 32)
+                for (int b = 0; b < blocks; b++)
+                {
+                    QSums(t)[b] = sums[2 * b] + sums[2 * b + 1];
+                    BlockSums(t)[b] = scales[b] * QSums(t)[b];
+                }
         }
     }
 

@@ -19,11 +19,14 @@ internal interface IMac
     /// integer scales ride along in the second multiply-add.
     /// </summary>
     static abstract Vector256<int> DotScaled(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x, Vector256<short> scales);
+
+    /// <summary>Σ u·x + Σ v·y for u, v ≤ 31 (AVX2 adds the two 16-bit pair sums before widening: 2·2·31·127 &lt; 32767).</summary>
+    static abstract Vector256<int> Dot2(Vector256<byte> u, Vector256<sbyte> x, Vector256<byte> v, Vector256<sbyte> y);
 }
 
 internal struct Avx2Mac : IMac
 {
-    private static readonly Vector256<short> Ones = Vector256.Create((short)1);
+    private static Vector256<short> Ones => Vector256.Create((short)1);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) =>
@@ -32,6 +35,10 @@ internal struct Avx2Mac : IMac
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DotScaled(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x, Vector256<short> scales) =>
         acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, x), scales);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dot2(Vector256<byte> u, Vector256<sbyte> x, Vector256<byte> v, Vector256<sbyte> y) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, x) + Avx2.MultiplyAddAdjacent(v, y), Ones);
 }
 
 internal struct VnniMac : IMac
@@ -43,6 +50,10 @@ internal struct VnniMac : IMac
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DotScaled(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x, Vector256<short> scales) =>
         AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, x), scales);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dot2(Vector256<byte> u, Vector256<sbyte> x, Vector256<byte> v, Vector256<sbyte> y) =>
+        AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, x), v, y);
 }
 
 /// <summary>Integer dot products for the portable path: widen to 16 bits, multiply, widen to 32 and add.</summary>

@@ -8,7 +8,8 @@ namespace Minnow.Tensors.Kernels;
 /// 32-element formats, per 256 for K-quants), so the inner loops are integer multiply-adds on the packed weights; the
 /// only extra error over dequantize-then-multiply is that int8 rounding of x. Threads split the output rows; each takes
 /// tiles of <see cref="RowTile"/> rows and runs every token through a tile before moving on, four tokens per decode of
-/// a weight block, so a prompt reads the weights once.
+/// a weight block, so a prompt reads the weights once; single tokens go eight rows at a time, so the float work of a
+/// block is shared by eight rows.
 /// </summary>
 public static unsafe class QuantizedMatMul
 {
@@ -90,8 +91,13 @@ public static unsafe class QuantizedMatMul
                     for (int o = r0; o < r1; o++)
                         TDot.Dot4(_w + o * _rowBytes, a, t, y + (long)t * _outDim + o, _outDim);
                 for (; t < tokens; t++)
-                    for (int o = r0; o < r1; o++)
+                {
+                    int o = r0;
+                    for (; o + 8 <= r1; o += 8)
+                        TDot.Rows8(_w + o * _rowBytes, _rowBytes, a, t, y + (long)t * _outDim + o);
+                    for (; o < r1; o++)
                         y[(long)t * _outDim + o] = TDot.Dot1(_w + o * _rowBytes, a, t);
+                }
             }
         }
     }
@@ -120,9 +126,7 @@ internal unsafe struct DequantizedDot<TF> : IQuantizedDot where TF : IQuantForma
         return sum;
     }
 
-    public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride)
-    {
-        for (int k = 0; k < 4; k++)
-            y[k * stride] = Dot1(w, a, t + k);
-    }
+    public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride) => OneAtATime.Dot4<DequantizedDot<TF>>(w, a, t, y, stride);
+
+    public static void Rows8(byte* w, long rowBytes, QuantizedActivations a, int t, float* y) => OneAtATime.Rows8<DequantizedDot<TF>>(w, rowBytes, a, t, y);
 }

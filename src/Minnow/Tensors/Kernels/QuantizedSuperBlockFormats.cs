@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Minnow.Compression.Quantization;
 
 namespace Minnow.Tensors.Kernels;
@@ -14,6 +15,11 @@ namespace Minnow.Tensors.Kernels;
 internal unsafe interface ISuperBlock : IQuantFormat
 {
     static abstract int Bytes { get; }
+    /// <summary>Byte offsets of the half floats dA and dB.</summary>
+    static abstract int ScaleAt { get; }
+    static abstract int MinAt { get; }
+    /// <summary>The 16 per-16 sub-block scales and offsets of <see cref="KQuants.SubScales"/>, unpacked with AVX2.</summary>
+    static abstract void Scales(byte* block, out Vector256<short> scales, out Vector256<short> offsets);
     /// <summary>u of elements 32k … 32k+31.</summary>
     static abstract Vector256<byte> Unsigned32(byte* block, int k);
     /// <summary>u of elements 16j … 16j+15.</summary>
@@ -37,11 +43,36 @@ internal static unsafe class Bits
     public static Vector128<byte> Up(Vector128<byte> v, int shift) => Vector128.ShiftLeft(v.AsUInt16(), shift).AsByte();
 }
 
+/// <summary>Q4_K/Q5_K's twelve bytes of six-bit scales and mins (see <see cref="KQuants.ScaleMin"/>), unpacked 32 bits at a time.</summary>
+internal static unsafe class KScales
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ScaleMin(byte* s, out Vector256<short> scales, out Vector256<short> mins)
+    {
+        uint u0 = *(uint*)s, u1 = *(uint*)(s + 4), u2 = *(uint*)(s + 8);
+        const uint six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
+        ulong sc = (u0 & six) | (ulong)((u2 & four) | (u0 >> 6 & two) << 4) << 32;
+        ulong m = (u1 & six) | (ulong)((u2 >> 4 & four) | (u1 >> 6 & two) << 4) << 32;
+        var packed = Vector128.Create(sc, m).AsByte();
+        // Each per-32 value twice, once per 16 elements.
+        scales = Avx2.ConvertToVector256Int16(Sse2.UnpackLow(packed, packed)).AsInt16();
+        mins = Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(packed, packed)).AsInt16();
+    }
+}
+
 /// <summary>Q2_K: qs (2 bits) at 16: chunk k = bit pair k%4 of bytes 32·(k/4) …</summary>
 internal unsafe struct Q2_KFormat : ISuperBlock
 {
     public static DType Type => DType.Q2_K;
     public static int Bytes => 84;
+    public static int ScaleAt => 80;
+    public static int MinAt => 82;
+    public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> offsets)
+    {
+        var packed = Vector128.Load(b);
+        scales = Avx2.ConvertToVector256Int16(packed & Vector128.Create((byte)0xF)).AsInt16();
+        offsets = Avx2.ConvertToVector256Int16(Vector128.ShiftRightLogical(packed, 4)).AsInt16();
+    }
     public static Vector256<byte> Unsigned32(byte* b, int k) => Bits.Field32(b + 16 + 32 * (k >> 2), 2 * (k & 3), 3);
     public static Vector128<byte> Unsigned16(byte* b, int j) => Bits.Field16(b + 16 + 32 * (j >> 3) + 16 * (j & 1), 2 * (j >> 1 & 3), 3);
 }
@@ -51,6 +82,20 @@ internal unsafe struct Q3_KFormat : ISuperBlock
 {
     public static DType Type => DType.Q3_K;
     public static int Bytes => 110;
+    public static int ScaleAt => 108;
+    public static int MinAt => 108;
+    public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> offsets)
+    {
+        // Low nibbles: bytes 0–7 hold scales 0–7 (low) and 8–15 (high); top two bits: byte 8 + j%4, bit pair j/4.
+        ulong low = *(ulong*)(b + 96);
+        uint high = *(uint*)(b + 104);
+        const uint pairs = 0x03030303;
+        ulong top0 = (high & pairs) | (ulong)(high >> 2 & pairs) << 32, top1 = (high >> 4 & pairs) | (ulong)(high >> 6 & pairs) << 32;
+        const ulong nibbles = 0x0F0F0F0F0F0F0F0F;
+        var six = Vector128.Create((low & nibbles) | top0 << 4, (low >> 4 & nibbles) | top1 << 4).AsSByte();
+        scales = Avx2.ConvertToVector256Int16(six - Vector128.Create((sbyte)32));
+        offsets = Vector256.ShiftLeft(scales, 2);
+    }
     public static Vector256<byte> Unsigned32(byte* b, int k) =>
         Bits.Field32(b + 32 + 32 * (k >> 2), 2 * (k & 3), 3) | Bits.Up(Bits.Field32(b, k, 1), 2);
     public static Vector128<byte> Unsigned16(byte* b, int j) =>
@@ -62,6 +107,9 @@ internal unsafe struct Q4_KFormat : ISuperBlock
 {
     public static DType Type => DType.Q4_K;
     public static int Bytes => 144;
+    public static int ScaleAt => 0;
+    public static int MinAt => 2;
+    public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> offsets) => KScales.ScaleMin(b + 4, out scales, out offsets);
     public static Vector256<byte> Unsigned32(byte* b, int k) => Bits.Field32(b + 16 + 32 * (k >> 1), 4 * (k & 1), 0xF);
     public static Vector128<byte> Unsigned16(byte* b, int j) => Bits.Field16(b + 16 + 32 * (j >> 2) + 16 * (j & 1), 4 * (j >> 1 & 1), 0xF);
 }
@@ -71,6 +119,9 @@ internal unsafe struct Q5_KFormat : ISuperBlock
 {
     public static DType Type => DType.Q5_K;
     public static int Bytes => 176;
+    public static int ScaleAt => 0;
+    public static int MinAt => 2;
+    public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> offsets) => KScales.ScaleMin(b + 4, out scales, out offsets);
     public static Vector256<byte> Unsigned32(byte* b, int k) =>
         Bits.Field32(b + 48 + 32 * (k >> 1), 4 * (k & 1), 0xF) | Bits.Up(Bits.Field32(b + 16, k, 1), 4);
     public static Vector128<byte> Unsigned16(byte* b, int j) =>
@@ -85,6 +136,13 @@ internal unsafe struct Q6_KFormat : ISuperBlock
 {
     public static DType Type => DType.Q6_K;
     public static int Bytes => 210;
+    public static int ScaleAt => 208;
+    public static int MinAt => 208;
+    public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> offsets)
+    {
+        scales = Avx2.ConvertToVector256Int16((sbyte*)b + 192);
+        offsets = Vector256.ShiftLeft(scales, 5);
+    }
     public static Vector256<byte> Unsigned32(byte* b, int k)
     {
         int half = k >> 2, q = k & 3;
