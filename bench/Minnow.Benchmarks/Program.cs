@@ -9,6 +9,7 @@ using Minnow.Benchmarks;
 // `decode [model.bin]`: decode matvecs and a model's decode steps against read-bandwidth passes of the same rounds.
 // `ratios [model.bin ...]`: every figure issue 3 asks for, for 1 and 2 threads, in one run.
 // `quant-matvec`: GB/s of quantized matrix-vector products per block type and kernel path, against the read bandwidth.
+// `quant-decode MODEL...`: converts models to GGUF F32/Q8_0/Q4_0/Q4_K_M and measures decode against the read bandwidth.
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *MatMul*`).
 return args.FirstOrDefault() switch
 {
@@ -20,6 +21,8 @@ return args.FirstOrDefault() switch
     "decode" => DecodeThroughput.Run(args.Skip(1).ToArray()),
     "ratios" => Ratios.Run(args.Skip(1).ToArray()),
     "quant-matvec" => QuantizedThroughput.Run(args.Skip(1).ToArray()),
+    "quant-decode" => QuantizedDecode.Run(args.Skip(1).ToArray()),
+    "scratch" => Scratch.Run(args.Skip(1).ToArray()),
     _ => RunBenchmarkDotNet(args),
 };
 

@@ -10,12 +10,18 @@ namespace Minnow.Tensors.Kernels;
 /// like Q8_K) a scale d = max|x|/127 and q = round(x/d), ties to even. Alongside: per 32-block Σq and d·Σq (the
 /// 32-element formats' zero points and mins multiply them) and per 16 values Σq (the K-quants' sub-block offsets).
 /// Buffers grow on demand and are reused, one set per thread.
+/// <para>
+/// <see cref="Grouped"/> reorders the values of each run of eight 32-blocks for the 256-bit kernels, which pair two
+/// weight blocks per vector (one per 128-bit half): per four blocks, first their values 0–15, then their values 16–31,
+/// so the activations for a pair's low and high halves are plain loads. A row's last (blocks mod 8) blocks stay in order.
+/// </para>
 /// </summary>
 internal sealed unsafe class QuantizedActivations
 {
     public int BlockSize { get; private set; }
     public int Length { get; private set; }
     public int Tokens { get; private set; }
+    public bool Grouped { get; private set; }
 
     private byte[] _values = [];
     private float[] _scales = [];
@@ -44,9 +50,10 @@ internal sealed unsafe class QuantizedActivations
     /// Sizes the buffers for <paramref name="tokens"/> rows of <paramref name="length"/> values (a multiple of
     /// <paramref name="blockSize"/>) read from <paramref name="source"/>, which must stay pinned until quantized.
     /// </summary>
-    public void Prepare(float* source, int tokens, int length, int blockSize)
+    public void Prepare(float* source, int tokens, int length, int blockSize, bool grouped = false)
     {
         _source = source;
+        Grouped = grouped && blockSize == 32;
         BlockSize = blockSize;
         Length = length;
         Tokens = tokens;
@@ -81,7 +88,24 @@ internal sealed unsafe class QuantizedActivations
                     QSums(t)[b] = sums[2 * b] + sums[2 * b + 1];
                     BlockSums(t)[b] = scales[b] * QSums(t)[b];
                 }
+            if (Grouped)
+                for (int g = 0; g + 256 <= Length; g += 256)
+                    Group(q + g);
         }
+    }
+
+    /// <summary>Reorders 256 values (eight blocks) in place into the <see cref="Grouped"/> layout.</summary>
+    private static void Group(sbyte* q)
+    {
+        var copy = stackalloc sbyte[256];
+        Buffer.MemoryCopy(q, copy, 256, 256);
+        for (int quad = 0; quad < 2; quad++)
+            for (int i = 0; i < 4; i++)
+            {
+                sbyte* block = copy + 32 * (4 * quad + i);
+                Vector128.Load(block).Store(q + 128 * quad + 16 * i);
+                Vector128.Load(block + 16).Store(q + 128 * quad + 64 + 16 * i);
+            }
     }
 
     private static int Sum16(sbyte* q)

@@ -5,9 +5,10 @@ using System.Runtime.Intrinsics.X86;
 namespace Minnow.Tensors.Kernels;
 
 /// <summary>
-/// Dot products of quantized weight rows with quantized activations: one row and one token (<see cref="Dot1"/>), one
-/// row and four consecutive tokens (<see cref="Dot4"/>, which decodes each weight block once for all four — the
-/// prompt path), and eight consecutive rows and one token (<see cref="Rows8"/> — the decode path).
+/// Dot products of one quantized weight row with quantized activations: one token (<see cref="Dot1"/>, the decode
+/// path) or four consecutive tokens (<see cref="Dot4"/>, which decodes each weight block once for all four — the prompt
+/// path). Rows are taken one at a time, so the weights stream from memory in a single sequential pass: measured here,
+/// interleaving several rows (several streams) read memory at well under half the speed.
 /// </summary>
 internal unsafe interface IQuantizedDot
 {
@@ -15,12 +16,9 @@ internal unsafe interface IQuantizedDot
 
     /// <summary>y[k·stride] = row · token t+k, k &lt; 4.</summary>
     static abstract void Dot4(byte* row, QuantizedActivations a, int t, float* y, int stride);
-
-    /// <summary>y[k] = row k · token t, k &lt; 8, for rows <paramref name="rowBytes"/> apart.</summary>
-    static abstract void Rows8(byte* rows, long rowBytes, QuantizedActivations a, int t, float* y);
 }
 
-/// <summary>The fallbacks of paths without their own batch or multi-row kernel: one dot product at a time.</summary>
+/// <summary>The batch fallback of paths without their own four-token kernel: one dot product at a time.</summary>
 internal static unsafe class OneAtATime
 {
     public static void Dot4<TDot>(byte* w, QuantizedActivations a, int t, float* y, int stride) where TDot : IQuantizedDot
@@ -28,44 +26,80 @@ internal static unsafe class OneAtATime
         for (int k = 0; k < 4; k++)
             y[k * stride] = TDot.Dot1(w, a, t + k);
     }
-
-    public static void Rows8<TDot>(byte* w, long rowBytes, QuantizedActivations a, int t, float* y) where TDot : IQuantizedDot
-    {
-        for (int k = 0; k < 8; k++)
-            y[k] = TDot.Dot1(w + k * rowBytes, a, t);
-    }
 }
 
 /// <summary>
-/// 32-element formats on 256-bit vectors, AVX2 or AVX-VNNI. Per block: 32 unsigned weights × 32 int8 activations
-/// summed in integers, minus the zero point times Σq, converted once and scaled by d_w·d_x; a min (Q4_1/Q5_1) adds
-/// m·d_x·Σq. Q8_0's signed weights take ggml's sign trick (|w| × sign(w)·x) so the unsigned-by-signed multiply applies.
-/// <see cref="Rows8"/> packs two rows' blocks per vector (one per 128-bit half), reduces eight rows' sums into one vector
-/// with three horizontal adds, gathers the eight rows' scales, and does the float work once for all eight.
+/// 32-element formats on 256-bit vectors, AVX2 or AVX-VNNI (also the AVX-512 path's kernel for these formats: the
+/// work is in unpacking and reducing, which 512-bit vectors do not make cheaper on the CPUs measured). Per block:
+/// 32 unsigned weights × 32 int8 activations summed in integers, minus the zero point times Σq, converted once and
+/// scaled by d_w·d_x; a min (Q4_1/Q5_1) adds m·d_x·Σq. Eight blocks go at once: two blocks per vector (one per 128-bit
+/// half, against activations in <see cref="QuantizedActivations.Grouped"/> order), three horizontal adds leave one
+/// block's sum per lane, and the eight scales are gathered and converted together, so the float work is shared.
+/// Q8_0's signed weights take ggml's sign trick (|w| × sign(w)·x) so the unsigned-by-signed multiply applies.
 /// </summary>
 internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock32 where TMac : IMac
 {
+    /// <summary>Σ w·x of one block in natural order, zero point not yet removed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<byte> Unsigned(byte* w)
+    private static Vector256<int> Dot(byte* w, sbyte* x)
     {
         TF.Unsigned(w, out var low, out var high);
-        return Vector256.Create(low, high);
-    }
-
-    /// <summary>Σ w·x of one block in integers, zero point not yet removed.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> Dot(Vector256<byte> u, sbyte* x)
-    {
+        var u = Vector256.Create(low, high);
         var xv = Vector256.Load(x);
         return TF.Signed
             ? TMac.Dot(Vector256<int>.Zero, Avx2.Abs(u.AsSByte()), Avx2.Sign(xv, u.AsSByte()))
             : TMac.Dot(Vector256<int>.Zero, u, xv);
     }
 
-    /// <summary>The float value of one block's dot product (the part in d_w·d_x, and the min's part).</summary>
+    /// <summary>One block's value apart from the d_w·d_x·Σw·x term: the zero point's and the min's parts.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Offset(byte* w, float dx, float sum, int qsum) =>
         (TF.HasMin ? HalfTable.At(w + 2) * sum : 0) - (TF.ZeroPoint != 0 ? HalfTable.At(w) * dx * (TF.ZeroPoint * qsum) : 0);
+
+    /// <summary>Blocks a and b: lanes 0–3 sum to a's Σw·x, lanes 4–7 to b's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PairDot(Vector256<byte> low, Vector256<byte> high, sbyte* xLow, sbyte* xHigh)
+    {
+        var xl = Vector256.Load(xLow);
+        var xh = Vector256.Load(xHigh);
+        if (!TF.Signed)
+            return TMac.Dot2(low, xl, high, xh);
+        var sum = TMac.Dot(Vector256<int>.Zero, Avx2.Abs(low.AsSByte()), Avx2.Sign(xl, low.AsSByte()));
+        return TMac.Dot(sum, Avx2.Abs(high.AsSByte()), Avx2.Sign(xh, high.AsSByte()));
+    }
+
+    /// <summary>Eight blocks' weights: for pairs (0,1), (2,3), (4,5), (6,7), the low and high halves.</summary>
+    private struct Eight
+    {
+        public Vector256<byte> L01, H01, L23, H23, L45, H45, L67, H67;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Eight(byte* w)
+        {
+            TF.Pair(w, w + TF.Bytes, out L01, out H01);
+            TF.Pair(w + 2 * TF.Bytes, w + 3 * TF.Bytes, out L23, out H23);
+            TF.Pair(w + 4 * TF.Bytes, w + 5 * TF.Bytes, out L45, out H45);
+            TF.Pair(w + 6 * TF.Bytes, w + 7 * TF.Bytes, out L67, out H67);
+        }
+
+        /// <summary>Σw·x per block (lane i = block i) against eight blocks of grouped activations, zero point removed.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Vector256<float> Dots(sbyte* x, int* qsums)
+        {
+            var dots = Avx2.HorizontalAdd(
+                Avx2.HorizontalAdd(PairDot(L01, H01, x, x + 64), PairDot(L23, H23, x + 32, x + 96)),
+                Avx2.HorizontalAdd(PairDot(L45, H45, x + 128, x + 192), PairDot(L67, H67, x + 160, x + 224)));
+            // The adds leave blocks in lane order 0 2 4 6 1 3 5 7.
+            dots = Avx2.PermuteVar8x32(dots, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
+            if (TF.ZeroPoint != 0)
+                dots -= Vector256.Load(qsums) * TF.ZeroPoint;
+            return Vector256.ConvertToSingle(dots);
+        }
+    }
+
+    /// <summary>The eight blocks' d (lower) and m (upper 16 bits) half floats, one block per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Halves(byte* w) => Avx2.GatherVector256((int*)w, Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * TF.Bytes, 1);
 
     public static float Dot1(byte* w, QuantizedActivations a, int t)
     {
@@ -73,14 +107,22 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         sbyte* x = a.Values(t);
         float* d = a.Scales(t), s = a.BlockSums(t);
         int* q = a.QSums(t);
-        var acc = Vector256<float>.Zero;
-        float offset = 0;
-        for (int b = 0; b < blocks; b++, w += TF.Bytes, x += 32)
+        Vector256<float> acc = default, accMin = default;
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
         {
-            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(Unsigned(w), x)), Vector256.Create(HalfTable.At(w) * d[b]), acc);
+            var halves = Halves(w);
+            acc = Vector256.FusedMultiplyAdd(new Eight(w).Dots(x, q + b), HalfTable.ToSingle(halves) * Vector256.Load(d + b), acc);
+            if (TF.HasMin)
+                accMin = Vector256.FusedMultiplyAdd(HalfTable.ToSingle(Vector256.ShiftRightLogical(halves, 16)), Vector256.Load(s + b), accMin);
+        }
+        float offset = 0;
+        for (; b < blocks; b++, w += TF.Bytes, x += 32)
+        {
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x)), Vector256.Create(HalfTable.At(w) * d[b]), acc);
             offset += Offset(w, d[b], s[b], q[b]);
         }
-        return Vector256.Sum(acc) + offset;
+        return Vector256.Sum(acc + accMin) + offset;
     }
 
     public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride)
@@ -90,15 +132,33 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         float* d = a.Scales(t), s = a.BlockSums(t);
         int* q = a.QSums(t);
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        for (int b = 0; b < blocks; b++, w += TF.Bytes, x += 32)
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
         {
-            var u = Unsigned(w);
+            var eight = new Eight(w);
+            var halves = Halves(w);
+            var dw = HalfTable.ToSingle(halves);
+            acc0 = Vector256.FusedMultiplyAdd(eight.Dots(x, q + b), dw * Vector256.Load(d + b), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(eight.Dots(x + n, q + blocks + b), dw * Vector256.Load(d + blocks + b), acc1);
+            acc2 = Vector256.FusedMultiplyAdd(eight.Dots(x + 2 * n, q + 2 * blocks + b), dw * Vector256.Load(d + 2 * blocks + b), acc2);
+            acc3 = Vector256.FusedMultiplyAdd(eight.Dots(x + 3 * n, q + 3 * blocks + b), dw * Vector256.Load(d + 3 * blocks + b), acc3);
+            if (TF.HasMin)
+            {
+                var m = HalfTable.ToSingle(Vector256.ShiftRightLogical(halves, 16));
+                acc0 = Vector256.FusedMultiplyAdd(m, Vector256.Load(s + b), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(m, Vector256.Load(s + blocks + b), acc1);
+                acc2 = Vector256.FusedMultiplyAdd(m, Vector256.Load(s + 2 * blocks + b), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(m, Vector256.Load(s + 3 * blocks + b), acc3);
+            }
+        }
+        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+        for (; b < blocks; b++, w += TF.Bytes, x += 32)
+        {
             float scale = HalfTable.At(w);
-            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(u, x)), Vector256.Create(scale * d[b]), acc0);
-            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(u, x + n)), Vector256.Create(scale * d[blocks + b]), acc1);
-            acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(u, x + 2 * n)), Vector256.Create(scale * d[2 * blocks + b]), acc2);
-            acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(u, x + 3 * n)), Vector256.Create(scale * d[3 * blocks + b]), acc3);
+            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x)), Vector256.Create(scale * d[b]), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x + n)), Vector256.Create(scale * d[blocks + b]), acc1);
+            acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x + 2 * n)), Vector256.Create(scale * d[2 * blocks + b]), acc2);
+            acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x + 3 * n)), Vector256.Create(scale * d[3 * blocks + b]), acc3);
             o0 += Offset(w, d[b], s[b], q[b]);
             o1 += Offset(w, d[blocks + b], s[blocks + b], q[blocks + b]);
             o2 += Offset(w, d[2 * blocks + b], s[2 * blocks + b], q[2 * blocks + b]);
@@ -109,140 +169,9 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         y[2 * stride] = Vector256.Sum(acc2) + o2;
         y[3 * stride] = Vector256.Sum(acc3) + o3;
     }
-
-    /// <summary>Rows a and b of one block: lanes 0–3 sum to a's Σw·x, lanes 4–7 to b's.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> PairDot(byte* a, byte* b, Vector256<sbyte> xLow, Vector256<sbyte> xHigh)
-    {
-        TF.Pair(a, b, out var low, out var high);
-        if (!TF.Signed)
-            return TMac.Dot2(low, xLow, high, xHigh);
-        var sum = TMac.Dot(Vector256<int>.Zero, Avx2.Abs(low.AsSByte()), Avx2.Sign(xLow, low.AsSByte()));
-        return TMac.Dot(sum, Avx2.Abs(high.AsSByte()), Avx2.Sign(xHigh, high.AsSByte()));
-    }
-
-    public static void Rows8(byte* w, long rowBytes, QuantizedActivations a, int t, float* y)
-    {
-        int blocks = a.Length / 32;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t), s = a.BlockSums(t);
-        int* q = a.QSums(t);
-        long r = rowBytes;
-        // The horizontal adds leave the rows in lane order 0 2 4 6 1 3 5 7; the scales are gathered in that order.
-        var scaleOffsets = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7) * (int)rowBytes;
-        Vector256<float> acc = default, accMin = default;
-        for (int b = 0; b < blocks; b++, w += TF.Bytes, x += 32)
-        {
-            var xLow = Vector256.Create(Vector128.Load(x)).AsSByte();
-            var xHigh = Vector256.Create(Vector128.Load(x + 16)).AsSByte();
-            var dots = Avx2.HorizontalAdd(
-                Avx2.HorizontalAdd(PairDot(w, w + r, xLow, xHigh), PairDot(w + 2 * r, w + 3 * r, xLow, xHigh)),
-                Avx2.HorizontalAdd(PairDot(w + 4 * r, w + 5 * r, xLow, xHigh), PairDot(w + 6 * r, w + 7 * r, xLow, xHigh)));
-            if (TF.ZeroPoint != 0)
-                dots -= Vector256.Create(TF.ZeroPoint * q[b]);
-            var halves = Avx2.GatherVector256((int*)w, scaleOffsets, 1);
-            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dots), HalfTable.ToSingle(halves) * d[b], acc);
-            if (TF.HasMin)
-                accMin = Vector256.FusedMultiplyAdd(HalfTable.ToSingle(Vector256.ShiftRightLogical(halves, 16)), Vector256.Create(s[b]), accMin);
-        }
-        Avx2.PermuteVar8x32(acc + accMin, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).Store(y);
-    }
 }
 
-/// <summary>
-/// 32-element formats on 512-bit AVX-512BW vectors: two blocks per vector (lanes 0–7 block b, 8–15 block b+1), so one
-/// vpmaddubsw/vpmaddwd/convert/FMA sequence covers 64 weights; an odd last block goes through the 256-bit path.
-/// </summary>
-internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IBlock32
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Unsigned(byte* w) =>
-        Block32Dot256<TF, Avx2Mac>.Unsigned(w).ToVector512Unsafe().WithUpper(Block32Dot256<TF, Avx2Mac>.Unsigned(w + TF.Bytes));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Products(Vector512<byte> u, sbyte* x)
-    {
-        var xv = Vector512.Load(x);
-        if (TF.Signed)
-        {
-            // |w| · (x with w's sign): AVX-512 has no vpsignb, so negate x under a w < 0 mask.
-            var w = u.AsSByte();
-            xv = Vector512.ConditionalSelect(Vector512.LessThan(w, Vector512<sbyte>.Zero), -xv, xv);
-            u = Avx512BW.Abs(w);
-        }
-        return Vector512.ConvertToSingle(Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, xv), Vector512.Create((short)1)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Scales(float w0, float w1, float* d) =>
-        Vector256.Create(w0 * d[0]).ToVector512Unsafe().WithUpper(Vector256.Create(w1 * d[1]));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Offsets(byte* w, float* d, float* s, int* q) =>
-        (TF.HasMin ? HalfTable.At(w + 2) * s[0] + HalfTable.At(w + TF.Bytes + 2) * s[1] : 0)
-        - (TF.ZeroPoint != 0 ? TF.ZeroPoint * (HalfTable.At(w) * d[0] * q[0] + HalfTable.At(w + TF.Bytes) * d[1] * q[1]) : 0);
-
-    public static float Dot1(byte* w, QuantizedActivations a, int t)
-    {
-        int blocks = a.Length / 32;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t), s = a.BlockSums(t);
-        int* q = a.QSums(t);
-        var acc = Vector512<float>.Zero;
-        float offset = 0;
-        int b = 0;
-        for (; b + 2 <= blocks; b += 2, w += 2 * TF.Bytes, x += 64)
-        {
-            acc = Vector512.FusedMultiplyAdd(Products(Unsigned(w), x), Scales(HalfTable.At(w), HalfTable.At(w + TF.Bytes), d + b), acc);
-            offset += Offsets(w, d + b, s + b, q + b);
-        }
-        float sum = Vector512.Sum(acc) + offset;
-        if (b < blocks)
-            sum += LastBlock(w, x, d[b], s[b], q[b]);
-        return sum;
-    }
-
-    public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride)
-    {
-        int blocks = a.Length / 32, n = a.Length;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t), s = a.BlockSums(t);
-        int* q = a.QSums(t);
-        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        int b = 0;
-        for (; b + 2 <= blocks; b += 2, w += 2 * TF.Bytes, x += 64)
-        {
-            var u = Unsigned(w);
-            float w0 = HalfTable.At(w), w1 = HalfTable.At(w + TF.Bytes);
-            acc0 = Vector512.FusedMultiplyAdd(Products(u, x), Scales(w0, w1, d + b), acc0);
-            acc1 = Vector512.FusedMultiplyAdd(Products(u, x + n), Scales(w0, w1, d + blocks + b), acc1);
-            acc2 = Vector512.FusedMultiplyAdd(Products(u, x + 2 * n), Scales(w0, w1, d + 2 * blocks + b), acc2);
-            acc3 = Vector512.FusedMultiplyAdd(Products(u, x + 3 * n), Scales(w0, w1, d + 3 * blocks + b), acc3);
-            o0 += Offsets(w, d + b, s + b, q + b);
-            o1 += Offsets(w, d + blocks + b, s + blocks + b, q + blocks + b);
-            o2 += Offsets(w, d + 2 * blocks + b, s + 2 * blocks + b, q + 2 * blocks + b);
-            o3 += Offsets(w, d + 3 * blocks + b, s + 3 * blocks + b, q + 3 * blocks + b);
-        }
-        y[0] = Vector512.Sum(acc0) + o0;
-        y[stride] = Vector512.Sum(acc1) + o1;
-        y[2 * stride] = Vector512.Sum(acc2) + o2;
-        y[3 * stride] = Vector512.Sum(acc3) + o3;
-        if (b < blocks)
-            for (int k = 0; k < 4; k++)
-                y[k * stride] += LastBlock(w, x + k * n, d[k * blocks + b], s[k * blocks + b], q[k * blocks + b]);
-    }
-
-    /// <summary>The eight-row decode kernel is the 256-bit one: its cost is in the pairing and the reduction, not the width.</summary>
-    public static void Rows8(byte* w, long rowBytes, QuantizedActivations a, int t, float* y) =>
-        Block32Dot256<TF, Avx2Mac>.Rows8(w, rowBytes, a, t, y);
-
-    private static float LastBlock(byte* w, sbyte* x, float d, float s, int q) =>
-        Vector256.Sum(Block32Dot256<TF, Avx2Mac>.Dot(Block32Dot256<TF, Avx2Mac>.Unsigned(w), x)) * (HalfTable.At(w) * d)
-        + (TF.HasMin ? HalfTable.At(w + 2) * s : 0) - (TF.ZeroPoint != 0 ? HalfTable.At(w) * d * (TF.ZeroPoint * q) : 0);
-}
-
-/// <summary>32-element formats on Vector128 (SSE or NEON): the same arithmetic with widening multiplies.</summary>
+/// <summary>32-element formats on Vector128 (SSE or NEON): the same arithmetic with widening multiplies, in natural order.</summary>
 internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock32
 {
     public static float Dot1(byte* w, QuantizedActivations a, int t)
@@ -269,6 +198,4 @@ internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock3
     }
 
     public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride) => OneAtATime.Dot4<Block32DotPortable<TF>>(w, a, t, y, stride);
-
-    public static void Rows8(byte* w, long rowBytes, QuantizedActivations a, int t, float* y) => OneAtATime.Rows8<Block32DotPortable<TF>>(w, rowBytes, a, t, y);
 }

@@ -95,8 +95,6 @@ internal unsafe struct SuperBlockDot256<TK, TMac> : IQuantizedDot where TK : ISu
         y[2 * stride] = Vector256.Sum(acc2);
         y[3 * stride] = Vector256.Sum(acc3);
     }
-
-    public static void Rows8(byte* w, long rowBytes, QuantizedActivations a, int t, float* y) => OneAtATime.Rows8<SuperBlockDot256<TK, TMac>>(w, rowBytes, a, t, y);
 }
 
 /// <summary>K-quants on 512-bit AVX-512BW vectors: two 32-element chunks (four sub-block scales) per multiply-add.</summary>
@@ -168,8 +166,6 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
         y[2 * stride] = Vector512.Sum(acc2);
         y[3 * stride] = Vector512.Sum(acc3);
     }
-
-    public static void Rows8(byte* w, long rowBytes, QuantizedActivations a, int t, float* y) => OneAtATime.Rows8<SuperBlockDot512<TK>>(w, rowBytes, a, t, y);
 }
 
 /// <summary>K-quants on Vector128 (SSE or NEON): per 16 values, a widening dot times the sub-block scale.</summary>
@@ -200,6 +196,4 @@ internal unsafe struct SuperBlockDotPortable<TK> : IQuantizedDot where TK : ISup
     }
 
     public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride) => OneAtATime.Dot4<SuperBlockDotPortable<TK>>(w, a, t, y, stride);
-
-    public static void Rows8(byte* w, long rowBytes, QuantizedActivations a, int t, float* y) => OneAtATime.Rows8<SuperBlockDotPortable<TK>>(w, rowBytes, a, t, y);
 }

@@ -8,8 +8,7 @@ namespace Minnow.Tensors.Kernels;
 /// 32-element formats, per 256 for K-quants), so the inner loops are integer multiply-adds on the packed weights; the
 /// only extra error over dequantize-then-multiply is that int8 rounding of x. Threads split the output rows; each takes
 /// tiles of <see cref="RowTile"/> rows and runs every token through a tile before moving on, four tokens per decode of
-/// a weight block, so a prompt reads the weights once; single tokens go eight rows at a time, so the float work of a
-/// block is shared by eight rows.
+/// a weight block, so a prompt reads the weights once.
 /// </summary>
 public static unsafe class QuantizedMatMul
 {
@@ -34,38 +33,39 @@ public static unsafe class QuantizedMatMul
         var activations = _activations ??= new QuantizedActivations();
         fixed (float* px = x, py = y)
         {
-            activations.Prepare(px, tokens, inDim, w.DType.BlockSize());
+            var path = QuantizedSimd.Active;
+            activations.Prepare(px, tokens, inDim, w.DType.BlockSize(), grouped: path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512);
             if (tokens >= 2 * pool.Threads)
                 pool.For(tokens, activations.Quantize);
             else
                 activations.Quantize(0, tokens);
             RangeAction rows = w.DType switch
             {
-                DType.Q8_0 => Rows32<Q8_0Format>(w, activations, py),
-                DType.Q4_0 => Rows32<Q4_0Format>(w, activations, py),
-                DType.Q4_1 => Rows32<Q4_1Format>(w, activations, py),
-                DType.Q5_0 => Rows32<Q5_0Format>(w, activations, py),
-                DType.Q5_1 => Rows32<Q5_1Format>(w, activations, py),
-                DType.Q2_K => RowsK<Q2_KFormat>(w, activations, py),
-                DType.Q3_K => RowsK<Q3_KFormat>(w, activations, py),
-                DType.Q4_K => RowsK<Q4_KFormat>(w, activations, py),
-                DType.Q5_K => RowsK<Q5_KFormat>(w, activations, py),
-                _ => RowsK<Q6_KFormat>(w, activations, py),
+                DType.Q8_0 => Rows32<Q8_0Format>(path, w, activations, py),
+                DType.Q4_0 => Rows32<Q4_0Format>(path, w, activations, py),
+                DType.Q4_1 => Rows32<Q4_1Format>(path, w, activations, py),
+                DType.Q5_0 => Rows32<Q5_0Format>(path, w, activations, py),
+                DType.Q5_1 => Rows32<Q5_1Format>(path, w, activations, py),
+                DType.Q2_K => RowsK<Q2_KFormat>(path, w, activations, py),
+                DType.Q3_K => RowsK<Q3_KFormat>(path, w, activations, py),
+                DType.Q4_K => RowsK<Q4_KFormat>(path, w, activations, py),
+                DType.Q5_K => RowsK<Q5_KFormat>(path, w, activations, py),
+                _ => RowsK<Q6_KFormat>(path, w, activations, py),
             };
             pool.For((outDim + RowTile - 1) / RowTile, rows);
         }
     }
 
-    private static RangeAction Rows32<TF>(Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => QuantizedSimd.Active switch
+    private static RangeAction Rows32<TF>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => path switch
     {
-        QuantizedPath.Avx512 => new Job<Block32Dot512<TF>>(w, a, y).Run,
+        QuantizedPath.Avx512 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
         QuantizedPath.AvxVnni => new Job<Block32Dot256<TF, VnniMac>>(w, a, y).Run,
         QuantizedPath.Avx2 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
         QuantizedPath.Portable => new Job<Block32DotPortable<TF>>(w, a, y).Run,
         _ => new Job<DequantizedDot<TF>>(w, a, y).Run,
     };
 
-    private static RangeAction RowsK<TK>(Tensor w, QuantizedActivations a, float* y) where TK : ISuperBlock => QuantizedSimd.Active switch
+    private static RangeAction RowsK<TK>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TK : ISuperBlock => path switch
     {
         QuantizedPath.Avx512 => new Job<SuperBlockDot512<TK>>(w, a, y).Run,
         QuantizedPath.AvxVnni => new Job<SuperBlockDot256<TK, VnniMac>>(w, a, y).Run,
@@ -91,13 +91,8 @@ public static unsafe class QuantizedMatMul
                     for (int o = r0; o < r1; o++)
                         TDot.Dot4(_w + o * _rowBytes, a, t, y + (long)t * _outDim + o, _outDim);
                 for (; t < tokens; t++)
-                {
-                    int o = r0;
-                    for (; o + 8 <= r1; o += 8)
-                        TDot.Rows8(_w + o * _rowBytes, _rowBytes, a, t, y + (long)t * _outDim + o);
-                    for (; o < r1; o++)
+                    for (int o = r0; o < r1; o++)
                         y[(long)t * _outDim + o] = TDot.Dot1(_w + o * _rowBytes, a, t);
-                }
             }
         }
     }
@@ -127,6 +122,4 @@ internal unsafe struct DequantizedDot<TF> : IQuantizedDot where TF : IQuantForma
     }
 
     public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride) => OneAtATime.Dot4<DequantizedDot<TF>>(w, a, t, y, stride);
-
-    public static void Rows8(byte* w, long rowBytes, QuantizedActivations a, int t, float* y) => OneAtATime.Rows8<DequantizedDot<TF>>(w, rowBytes, a, t, y);
 }
