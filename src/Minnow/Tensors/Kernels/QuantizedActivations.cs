@@ -79,9 +79,7 @@ internal sealed unsafe class QuantizedActivations
             float* scales = Scales(t);
             short* sums = Sums16(t);
             for (int b = 0; b < blocks; b++)
-                scales[b] = QuantizeBlock(row + b * BlockSize, q + b * BlockSize, BlockSize);
-            for (int j = 0; j < Length / 16; j++)
-                sums[j] = (short)Sum16(q + 16 * j);
+                scales[b] = QuantizeBlock(row + b * BlockSize, q + b * BlockSize, sums + b * BlockSize / 16, BlockSize);
             if (BlockSize == 32)
                 for (int b = 0; b < blocks; b++)
                 {
@@ -108,16 +106,8 @@ internal sealed unsafe class QuantizedActivations
             }
     }
 
-    private static int Sum16(sbyte* q)
-    {
-        int s = 0;
-        for (int i = 0; i < 16; i++)
-            s += q[i];
-        return s;
-    }
-
-    /// <summary>Returns d and writes q = round(x/d) for <paramref name="n"/> values (a multiple of 16).</summary>
-    private static float QuantizeBlock(float* x, sbyte* q, int n)
+    /// <summary>Returns d and writes q = round(x/d) and Σq per 16 for <paramref name="n"/> values (a multiple of 16).</summary>
+    private static float QuantizeBlock(float* x, sbyte* q, short* sums, int n)
     {
         var max = Vector128<float>.Zero;
         for (int i = 0; i < n; i += 4)
@@ -132,6 +122,7 @@ internal sealed unsafe class QuantizedActivations
             var c = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 8) * id));
             var e = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 12) * id));
             Vector128.Narrow(Vector128.Narrow(a, b), Vector128.Narrow(c, e)).Store(q + i);
+            sums[i / 16] = (short)Vector128.Sum((a + b) + (c + e));
         }
         return d;
     }
