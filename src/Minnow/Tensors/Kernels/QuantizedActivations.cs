@@ -30,19 +30,22 @@ internal sealed unsafe class QuantizedActivations
     private short[] _sums16 = [];
 
     /// <summary>q of token t: Length values.</summary>
-    public sbyte* Values(int t) => (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values)) + (long)t * Length;
+    private sbyte* Values(int t) => (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values)) + (long)t * Length;
 
     /// <summary>d per block of token t.</summary>
-    public float* Scales(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales)) + (long)t * (Length / BlockSize);
+    private float* Scales(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales)) + (long)t * (Length / BlockSize);
 
     /// <summary>d·Σq per block of token t (32-element blocks only).</summary>
-    public float* BlockSums(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums)) + (long)t * (Length / BlockSize);
+    private float* BlockSums(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums)) + (long)t * (Length / BlockSize);
 
     /// <summary>Σq per block of token t (32-element blocks only).</summary>
-    public int* QSums(int t) => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_qSums)) + (long)t * (Length / BlockSize);
+    private int* QSums(int t) => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_qSums)) + (long)t * (Length / BlockSize);
 
     /// <summary>Σq per 16 values of token t.</summary>
-    public short* Sums16(int t) => (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_sums16)) + (long)t * (Length / 16);
+    private short* Sums16(int t) => (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_sums16)) + (long)t * (Length / 16);
+
+    /// <summary>Token t's pointers, computed once so the kernels' inner loops need no arithmetic to find them.</summary>
+    public ActivationRow Row(int t) => new(Values(t), Scales(t), BlockSums(t), QSums(t), Sums16(t), Length, Length / BlockSize);
 
     private float* _source;
 
@@ -126,4 +129,22 @@ internal sealed unsafe class QuantizedActivations
         }
         return d;
     }
+}
+
+/// <summary>One token's quantized activations (see <see cref="QuantizedActivations"/>); the next tokens follow at fixed strides.</summary>
+internal readonly unsafe struct ActivationRow(sbyte* values, float* scales, float* blockSums, int* qSums, short* sums16, int length, int blocks)
+{
+    public readonly sbyte* Values = values;
+    public readonly float* Scales = scales;
+    public readonly float* BlockSums = blockSums;
+    public readonly int* QSums = qSums;
+    public readonly short* Sums16 = sums16;
+    /// <summary>Values per token.</summary>
+    public readonly int Length = length;
+    /// <summary>Activation blocks per token.</summary>
+    public readonly int Blocks = blocks;
+
+    /// <summary>The token <paramref name="k"/> places later.</summary>
+    public ActivationRow Next(int k) =>
+        new(Values + k * Length, Scales + k * Blocks, BlockSums + k * Blocks, QSums + k * Blocks, Sums16 + k * (Length / 16), Length, Blocks);
 }

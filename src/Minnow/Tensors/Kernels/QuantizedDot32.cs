@@ -12,19 +12,19 @@ namespace Minnow.Tensors.Kernels;
 /// </summary>
 internal unsafe interface IQuantizedDot
 {
-    static abstract float Dot1(byte* row, QuantizedActivations a, int t);
+    static abstract float Dot1(byte* row, in ActivationRow a);
 
     /// <summary>y[k·stride] = row · token t+k, k &lt; 4.</summary>
-    static abstract void Dot4(byte* row, QuantizedActivations a, int t, float* y, int stride);
+    static abstract void Dot4(byte* row, in ActivationRow a, float* y, int stride);
 }
 
 /// <summary>The batch fallback of paths without their own four-token kernel: one dot product at a time.</summary>
 internal static unsafe class OneAtATime
 {
-    public static void Dot4<TDot>(byte* w, QuantizedActivations a, int t, float* y, int stride) where TDot : IQuantizedDot
+    public static void Dot4<TDot>(byte* w, in ActivationRow a, float* y, int stride) where TDot : IQuantizedDot
     {
         for (int k = 0; k < 4; k++)
-            y[k * stride] = TDot.Dot1(w, a, t + k);
+            y[k * stride] = TDot.Dot1(w, a.Next(k));
     }
 }
 
@@ -101,12 +101,12 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Halves(byte* w) => Avx2.GatherVector256((int*)w, Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * TF.Bytes, 1);
 
-    public static float Dot1(byte* w, QuantizedActivations a, int t)
+    public static float Dot1(byte* w, in ActivationRow a)
     {
-        int blocks = a.Length / 32;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t), s = a.BlockSums(t);
-        int* q = a.QSums(t);
+        int blocks = a.Blocks;
+        sbyte* x = a.Values;
+        float* d = a.Scales, s = a.BlockSums;
+        int* q = a.QSums;
         Vector256<float> acc = default, accMin = default;
         int b = 0;
         for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
@@ -125,12 +125,12 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         return Vector256.Sum(acc + accMin) + offset;
     }
 
-    public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride)
+    public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
     {
-        int blocks = a.Length / 32, n = a.Length;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t), s = a.BlockSums(t);
-        int* q = a.QSums(t);
+        int blocks = a.Blocks, n = a.Length;
+        sbyte* x = a.Values;
+        float* d = a.Scales, s = a.BlockSums;
+        int* q = a.QSums;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         int b = 0;
         for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
@@ -174,12 +174,12 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
 /// <summary>32-element formats on Vector128 (SSE or NEON): the same arithmetic with widening multiplies, in natural order.</summary>
 internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock32
 {
-    public static float Dot1(byte* w, QuantizedActivations a, int t)
+    public static float Dot1(byte* w, in ActivationRow a)
     {
-        int blocks = a.Length / 32;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t), s = a.BlockSums(t);
-        int* q = a.QSums(t);
+        int blocks = a.Blocks;
+        sbyte* x = a.Values;
+        float* d = a.Scales, s = a.BlockSums;
+        int* q = a.QSums;
         var acc = Vector128<float>.Zero;
         float offset = 0;
         for (int b = 0; b < blocks; b++, w += TF.Bytes, x += 32)
@@ -197,5 +197,5 @@ internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock3
         return Vector128.Sum(acc) + offset;
     }
 
-    public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride) => OneAtATime.Dot4<Block32DotPortable<TF>>(w, a, t, y, stride);
+    public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => OneAtATime.Dot4<Block32DotPortable<TF>>(w, a, y, stride);
 }

@@ -38,12 +38,12 @@ internal unsafe struct SuperBlockDot256<TK, TMac> : IQuantizedDot where TK : ISu
         Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(offsets, Vector256.Load(sums))), Vector256.Create(-dB),
             Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(scaled), Vector256.Create(dA), acc));
 
-    public static float Dot1(byte* w, QuantizedActivations a, int t)
+    public static float Dot1(byte* w, in ActivationRow a)
     {
-        int blocks = a.Length / KQuants.Size;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t);
-        short* sums = a.Sums16(t);
+        int blocks = a.Blocks;
+        sbyte* x = a.Values;
+        float* d = a.Scales;
+        short* sums = a.Sums16;
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TK.Bytes, x += KQuants.Size, sums += 16)
         {
@@ -63,12 +63,12 @@ internal unsafe struct SuperBlockDot256<TK, TMac> : IQuantizedDot where TK : ISu
         return Vector256.Sum(acc);
     }
 
-    public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride)
+    public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
     {
-        int blocks = a.Length / KQuants.Size, n = a.Length, sumStride = n / 16;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t);
-        short* sums = a.Sums16(t);
+        int blocks = a.Blocks, n = a.Length, sumStride = n / 16;
+        sbyte* x = a.Values;
+        float* d = a.Scales;
+        short* sums = a.Sums16;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int b = 0; b < blocks; b++, w += TK.Bytes, x += KQuants.Size, sums += 16)
         {
@@ -114,12 +114,12 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
         return Vector512.FusedMultiplyAdd(mins, Vector512.Create(-dB), Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(scaled), Vector512.Create(dA), acc));
     }
 
-    public static float Dot1(byte* w, QuantizedActivations a, int t)
+    public static float Dot1(byte* w, in ActivationRow a)
     {
-        int blocks = a.Length / KQuants.Size;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t);
-        short* sums = a.Sums16(t);
+        int blocks = a.Blocks;
+        sbyte* x = a.Values;
+        float* d = a.Scales;
+        short* sums = a.Sums16;
         var acc = Vector512<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TK.Bytes, x += KQuants.Size, sums += 16)
         {
@@ -134,12 +134,12 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
         return Vector512.Sum(acc);
     }
 
-    public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride)
+    public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
     {
-        int blocks = a.Length / KQuants.Size, n = a.Length, sumStride = n / 16;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t);
-        short* sums = a.Sums16(t);
+        int blocks = a.Blocks, n = a.Length, sumStride = n / 16;
+        sbyte* x = a.Values;
+        float* d = a.Scales;
+        short* sums = a.Sums16;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int b = 0; b < blocks; b++, w += TK.Bytes, x += KQuants.Size, sums += 16)
         {
@@ -171,12 +171,12 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
 /// <summary>K-quants on Vector128 (SSE or NEON): per 16 values, a widening dot times the sub-block scale.</summary>
 internal unsafe struct SuperBlockDotPortable<TK> : IQuantizedDot where TK : ISuperBlock
 {
-    public static float Dot1(byte* w, QuantizedActivations a, int t)
+    public static float Dot1(byte* w, in ActivationRow a)
     {
-        int blocks = a.Length / KQuants.Size;
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t);
-        short* sums = a.Sums16(t);
+        int blocks = a.Blocks;
+        sbyte* x = a.Values;
+        float* d = a.Scales;
+        short* sums = a.Sums16;
         short* scale = stackalloc short[16], offset = stackalloc short[16];
         float total = 0;
         for (int b = 0; b < blocks; b++, w += TK.Bytes, x += KQuants.Size, sums += 16)
@@ -195,5 +195,5 @@ internal unsafe struct SuperBlockDotPortable<TK> : IQuantizedDot where TK : ISup
         return total;
     }
 
-    public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride) => OneAtATime.Dot4<SuperBlockDotPortable<TK>>(w, a, t, y, stride);
+    public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => OneAtATime.Dot4<SuperBlockDotPortable<TK>>(w, a, y, stride);
 }

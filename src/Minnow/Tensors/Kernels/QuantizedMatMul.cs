@@ -88,11 +88,17 @@ public static unsafe class QuantizedMatMul
                 int r0 = tile * RowTile, r1 = Math.Min(r0 + RowTile, _outDim);
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
+                {
+                    var x = a.Row(t);
                     for (int o = r0; o < r1; o++)
-                        TDot.Dot4(_w + o * _rowBytes, a, t, y + (long)t * _outDim + o, _outDim);
+                        TDot.Dot4(_w + o * _rowBytes, x, y + (long)t * _outDim + o, _outDim);
+                }
                 for (; t < tokens; t++)
+                {
+                    var x = a.Row(t);
                     for (int o = r0; o < r1; o++)
-                        y[(long)t * _outDim + o] = TDot.Dot1(_w + o * _rowBytes, a, t);
+                        y[(long)t * _outDim + o] = TDot.Dot1(_w + o * _rowBytes, x);
+                }
             }
         }
     }
@@ -106,20 +112,21 @@ internal unsafe struct DequantizedDot<TF> : IQuantizedDot where TF : IQuantForma
 {
     [ThreadStatic] private static float[]? _row;
 
-    public static float Dot1(byte* w, QuantizedActivations a, int t)
+    public static float Dot1(byte* w, in ActivationRow a)
     {
         int n = a.Length;
         if (_row is null || _row.Length < n)
             _row = new float[n];
         var row = _row.AsSpan(0, n);
         Quantizer.Dequantize(TF.Type, new ReadOnlySpan<byte>(w, (int)TF.Type.ByteCount(n)), row);
-        sbyte* x = a.Values(t);
-        float* d = a.Scales(t);
+        sbyte* x = a.Values;
+        float* d = a.Scales;
+        int blockSize = n / a.Blocks;
         float sum = 0;
         for (int i = 0; i < n; i++)
-            sum += row[i] * (x[i] * d[i / a.BlockSize]);
+            sum += row[i] * (x[i] * d[i / blockSize]);
         return sum;
     }
 
-    public static void Dot4(byte* w, QuantizedActivations a, int t, float* y, int stride) => OneAtATime.Dot4<DequantizedDot<TF>>(w, a, t, y, stride);
+    public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => OneAtATime.Dot4<DequantizedDot<TF>>(w, a, y, stride);
 }
