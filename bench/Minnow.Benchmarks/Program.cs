@@ -22,7 +22,6 @@ return args.FirstOrDefault() switch
     "ratios" => Ratios.Run(args.Skip(1).ToArray()),
     "quant-matvec" => QuantizedThroughput.Run(args.Skip(1).ToArray()),
     "quant-decode" => QuantizedDecode.Run(args.Skip(1).ToArray()),
-    "scratch" => Scratch.Run(args.Skip(1).ToArray()),
     _ => RunBenchmarkDotNet(args),
 };
 

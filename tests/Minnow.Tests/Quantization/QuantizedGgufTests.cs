@@ -122,4 +122,38 @@ public class QuantizedGgufTests(ITestOutputHelper output)
         output.WriteLine($"tiny-hf/llama → our Q8_0: max |Δlogit| vs the shared Q8_0 file's reference {worst:E2}");
         Assert.True(worst < 3e-2, $"max |Δlogit| = {worst:E2}");
     }
+
+    /// <summary>
+    /// GPT-2 with every matrix in Q8_0, including the tied embedding/classifier and the position embedding (read by
+    /// row lookups): logits stay within Q8_0's rounding of the F32 model's.
+    /// </summary>
+    [Fact]
+    public void Gpt2RunsWithQuantizedEmbeddingsAndClassifier()
+    {
+        using var hf = ModelLoader.Load(TestData.Path("models/tiny-hf/gpt2"), new ModelLoadOptions { Threads = 2 });
+        var w = ((Gpt2Model)hf.Model).Weights;
+        Tensor Q(Tensor t) => Quantizer.Quantize(t, DType.Q8_0);
+        var quantized = new Gpt2Weights
+        {
+            TokenEmbedding = Q(w.TokenEmbedding),
+            PositionEmbedding = Q(w.PositionEmbedding),
+            LnFWeight = w.LnFWeight,
+            LnFBias = w.LnFBias,
+            Layers = w.Layers.Select(l => new Gpt2Layer
+            {
+                Ln1Weight = l.Ln1Weight, Ln1Bias = l.Ln1Bias, Ln2Weight = l.Ln2Weight, Ln2Bias = l.Ln2Bias,
+                Wqkv = Q(l.Wqkv), Bqkv = l.Bqkv, Wo = Q(l.Wo), Bo = l.Bo, WFc = Q(l.WFc), BFc = l.BFc, WProj = Q(l.WProj), BProj = l.BProj,
+            }).ToArray(),
+        };
+        using var model = new Gpt2Model(hf.Model.Config, quantized, threads: 2);
+        int[] ids = [1, 17, 42, 99, 150, 7, 260, 3];
+        int vocab = model.Config.VocabSize;
+        var expected = new float[ids.Length * vocab];
+        var actual = new float[ids.Length * vocab];
+        hf.Model.Forward(hf.Model.CreateState(), ids, expected, allPositions: true);
+        model.Forward(model.CreateState(), ids, actual, allPositions: true);
+        double worst = expected.Zip(actual, (a, b) => (double)Math.Abs(a - b)).Max();
+        output.WriteLine($"GPT-2 Q8_0 vs F32: max |Δlogit| {worst:E2}");
+        Assert.True(worst < 3e-2, $"max |Δlogit| = {worst:E2}");
+    }
 }

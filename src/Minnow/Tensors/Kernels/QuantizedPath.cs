@@ -18,7 +18,10 @@ public enum QuantizedPath
     Avx2,
     /// <summary>256-bit AVX-VNNI: vpdpbusd / vpdpwssd fuse the multiply and the accumulate.</summary>
     AvxVnni,
-    /// <summary>512-bit AVX-512BW: vpmaddubsw + vpmaddwd on two 32-element blocks at once.</summary>
+    /// <summary>
+    /// AVX-512BW: 512-bit vpmaddubsw + vpmaddwd on two 32-element chunks of a K-quant super-block at once; the
+    /// 32-element formats run the AVX2 kernel (their cost is unpacking and reducing, which wider vectors do not cut).
+    /// </summary>
     Avx512,
 }
 
