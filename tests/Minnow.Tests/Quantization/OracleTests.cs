@@ -8,7 +8,7 @@ namespace Minnow.Tests.Quantization;
 /// ../shared/data/quant: gguf-py's bytes and dequantized values for a [4, 512] input with awkward rows (outliers,
 /// all-zero, constant and one-signed blocks, values up to 58953.6).
 /// </summary>
-public class OracleTests
+public class OracleTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Rows = 4, Columns = 512;
 
@@ -74,6 +74,7 @@ public class OracleTests
     {
         var k = RoundTripError(Enum.Parse<DType>(type));
         var legacy = RoundTripError(Enum.Parse<DType>(baseline));
+        output.WriteLine($"round trip on input.f32: {type} max {k.Max:G4} rms {k.Rms:G4}; {baseline} max {legacy.Max:G4} rms {legacy.Rms:G4}");
         Assert.True(k.Max <= legacy.Max, $"{type} max error {k.Max} > {baseline} {legacy.Max}");
         Assert.True(k.Rms <= legacy.Rms, $"{type} rms error {k.Rms} > {baseline} {legacy.Rms}");
     }
