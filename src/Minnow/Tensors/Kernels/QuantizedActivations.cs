@@ -72,6 +72,7 @@ internal sealed unsafe class QuantizedActivations
     }
 
     /// <summary>Quantizes tokens [start, end) of the source rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Quantize(int start, int end)
     {
         int blocks = Length / BlockSize;

@@ -101,6 +101,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Halves(byte* w) => Avx2.GatherVector256((int*)w, Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * TF.Bytes, 1);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
         int blocks = a.Blocks;
@@ -125,6 +126,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         return Vector256.Sum(acc + accMin) + offset;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
     {
         int blocks = a.Blocks, n = a.Length;
@@ -174,6 +176,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
 /// <summary>32-element formats on Vector128 (SSE or NEON): the same arithmetic with widening multiplies, in natural order.</summary>
 internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock32
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
         int blocks = a.Blocks;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Minnow.Compression.Quantization;
 
 namespace Minnow.Tensors.Kernels;
@@ -80,6 +81,7 @@ public static unsafe class QuantizedMatMul
         private readonly long _rowBytes = w.DType.ByteCount(w.Columns);
         private readonly int _outDim = w.Rows;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int tileStart, int tileEnd)
         {
             int tokens = a.Tokens;
@@ -112,6 +114,7 @@ internal unsafe struct DequantizedDot<TF> : IQuantizedDot where TF : IQuantForma
 {
     [ThreadStatic] private static float[]? _row;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
         int n = a.Length;
