@@ -59,8 +59,9 @@ public static unsafe class QuantizedMatMul
 
     private static RangeAction Rows32<TF>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => path switch
     {
-        QuantizedPath.Avx512 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
-        QuantizedPath.AvxVnni => new Job<Block32Dot256<TF, VnniMac>>(w, a, y).Run,
+        // The 32-element formats have no 512-bit kernel (see Block32Dot256); AVX-512 CPUs with AVX-VNNI use its multiply.
+        QuantizedPath.Avx512 when !QuantizedSimd.IsSupported(QuantizedPath.AvxVnni) => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
+        QuantizedPath.Avx512 or QuantizedPath.AvxVnni => new Job<Block32Dot256<TF, VnniMac>>(w, a, y).Run,
         QuantizedPath.Avx2 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
         QuantizedPath.Portable => new Job<Block32DotPortable<TF>>(w, a, y).Run,
         _ => new Job<DequantizedDot<TF>>(w, a, y).Run,

@@ -20,7 +20,8 @@ public enum QuantizedPath
     AvxVnni,
     /// <summary>
     /// AVX-512BW: 512-bit vpmaddubsw + vpmaddwd on two 32-element chunks of a K-quant super-block at once; the
-    /// 32-element formats run the AVX2 kernel (their cost is unpacking and reducing, which wider vectors do not cut).
+    /// 32-element formats run the 256-bit kernel (their cost is unpacking and reducing, which wider vectors do not cut),
+    /// with VNNI's multiply where the CPU also has AVX-VNNI.
     /// </summary>
     Avx512,
 }
