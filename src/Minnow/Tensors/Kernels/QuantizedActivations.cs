@@ -75,7 +75,7 @@ internal sealed unsafe class QuantizedActivations
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Quantize(int start, int end)
     {
-        int blocks = Length / BlockSize;
+        int blocks = Length / BlockSize, grouped = Grouped ? Length / 256 * 256 : 0;
         for (int t = start; t < end; t++)
         {
             float* row = _source + (long)t * Length;
@@ -83,52 +83,43 @@ internal sealed unsafe class QuantizedActivations
             float* scales = Scales(t);
             short* sums = Sums16(t);
             for (int b = 0; b < blocks; b++)
-                scales[b] = QuantizeBlock(row + b * BlockSize, q + b * BlockSize, sums + b * BlockSize / 16, BlockSize);
+            {
+                float* x = row + b * BlockSize;
+                var max = Vector128<float>.Zero;
+                for (int i = 0; i < BlockSize; i += 4)
+                    max = Vector128.Max(max, Vector128.Abs(Vector128.Load(x + i)));
+                float d = Math.Max(Math.Max(max[0], max[1]), Math.Max(max[2], max[3])) / 127;
+                var id = Vector128.Create(d == 0 ? 0 : 1 / d);
+                for (int i = b * BlockSize; i < (b + 1) * BlockSize; i += 16)
+                    sums[i / 16] = Round16(row + i, id, q + (i < grouped ? GroupedOffset(i) : i));
+                scales[b] = d;
+            }
             if (BlockSize == 32)
                 for (int b = 0; b < blocks; b++)
                 {
                     QSums(t)[b] = sums[2 * b] + sums[2 * b + 1];
                     BlockSums(t)[b] = scales[b] * QSums(t)[b];
                 }
-            if (Grouped)
-                for (int g = 0; g + 256 <= Length; g += 256)
-                    Group(q + g);
         }
     }
 
-    /// <summary>Reorders 256 values (eight blocks) in place into the <see cref="Grouped"/> layout.</summary>
-    private static void Group(sbyte* q)
+    /// <summary>Where values i … i+15 (i a multiple of 16 inside a run of eight blocks) go in the <see cref="Grouped"/> layout.</summary>
+    private static int GroupedOffset(int i)
     {
-        var copy = stackalloc sbyte[256];
-        Buffer.MemoryCopy(q, copy, 256, 256);
-        for (int quad = 0; quad < 2; quad++)
-            for (int i = 0; i < 4; i++)
-            {
-                sbyte* block = copy + 32 * (4 * quad + i);
-                Vector128.Load(block).Store(q + 128 * quad + 16 * i);
-                Vector128.Load(block + 16).Store(q + 128 * quad + 64 + 16 * i);
-            }
+        int group = i & ~255, block = (i & 255) >> 5, half = (i >> 4) & 1;
+        return group + (block >> 2) * 128 + half * 64 + (block & 3) * 16;
     }
 
-    /// <summary>Returns d and writes q = round(x/d) and Σq per 16 for <paramref name="n"/> values (a multiple of 16).</summary>
-    private static float QuantizeBlock(float* x, sbyte* q, short* sums, int n)
+    /// <summary>Writes round(x·id) for 16 values to <paramref name="q"/>, ties to even; returns their sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static short Round16(float* x, Vector128<float> id, sbyte* q)
     {
-        var max = Vector128<float>.Zero;
-        for (int i = 0; i < n; i += 4)
-            max = Vector128.Max(max, Vector128.Abs(Vector128.Load(x + i)));
-        float amax = Math.Max(Math.Max(max[0], max[1]), Math.Max(max[2], max[3]));
-        float d = amax / 127;
-        var id = Vector128.Create(d == 0 ? 0 : 1 / d);
-        for (int i = 0; i < n; i += 16)
-        {
-            var a = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i) * id));
-            var b = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 4) * id));
-            var c = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 8) * id));
-            var e = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 12) * id));
-            Vector128.Narrow(Vector128.Narrow(a, b), Vector128.Narrow(c, e)).Store(q + i);
-            sums[i / 16] = (short)Vector128.Sum((a + b) + (c + e));
-        }
-        return d;
+        var a = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x) * id));
+        var b = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + 4) * id));
+        var c = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + 8) * id));
+        var e = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + 12) * id));
+        Vector128.Narrow(Vector128.Narrow(a, b), Vector128.Narrow(c, e)).Store(q);
+        return (short)Vector128.Sum((a + b) + (c + e));
     }
 }
 
