@@ -80,6 +80,20 @@ public sealed unsafe class Tensor
         return new Tensor(name, DType, [count, Shape[1]], Data + (nint)(start * rowBytes), _owner ?? this);
     }
 
+    /// <summary>
+    /// Elements [offset, offset + product(shape)) of this tensor, flattened, as a view with its own name and shape (no copy):
+    /// e.g. one parameter inside a training model's single flat buffer.
+    /// </summary>
+    public Tensor Slice(string name, long offset, params int[] shape)
+    {
+        if (DType.BlockSize() != 1)
+            throw new InvalidInputException($"cannot slice '{Name}': {DType} is stored in blocks");
+        var t = new Tensor(name, DType, shape, Data + (nint)DType.ByteCount(offset), _owner ?? this);
+        if (offset < 0 || offset + t.ElementCount > ElementCount)
+            throw new InvalidInputException($"elements {offset}..{offset + t.ElementCount} are outside tensor '{Name}' ({ElementCount} elements)");
+        return t;
+    }
+
     /// <summary>The same bytes under another name (no copy), e.g. to write a tensor under a file format's naming.</summary>
     public Tensor WithName(string name) => new(name, DType, Shape, Data, _owner ?? this);
 

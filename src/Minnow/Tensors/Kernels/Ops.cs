@@ -1,4 +1,6 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Minnow.Tensors.Kernels;
 
@@ -8,18 +10,22 @@ namespace Minnow.Tensors.Kernels;
 /// </summary>
 public static class Ops
 {
-    /// <summary>y = x / sqrt(mean(x²) + eps) · (weight + weightOffset). Gemma stores w−1, so it passes offset 1.</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y, float weightOffset = 0f)
+    /// <summary>
+    /// y = x / sqrt(mean(x²) + eps) · (weight + weightOffset). Gemma stores w−1, so it passes offset 1.
+    /// Returns 1/sqrt(mean(x²) + eps), which the backward pass needs.
+    /// </summary>
+    public static float RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y, float weightOffset = 0f)
     {
         float scale = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + eps);
         TensorPrimitives.Multiply(x, scale, y);
         if (weightOffset == 0f)
         {
             TensorPrimitives.Multiply(y, weight, y);
-            return;
+            return scale;
         }
         for (int i = 0; i < y.Length; i++)
             y[i] *= weight[i] + weightOffset;
+        return scale;
     }
 
     /// <summary>In-place softmax, stable (subtracts the maximum first).</summary>
@@ -34,15 +40,31 @@ public static class Ops
         TensorPrimitives.Multiply(x, 1f / sum, x);
     }
 
-    /// <summary>gate ← silu(gate) · up (the SwiGLU feed-forward's elementwise part).</summary>
-    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    /// <summary>gate ← silu(gate) · up = gate·sigmoid(gate)·up (the SwiGLU feed-forward's elementwise part), in one pass.</summary>
+    public static unsafe void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
     {
-        // silu(g) = g·sigmoid(g)
-        Span<float> g = gate;
-        var sig = g.Length <= 4096 ? stackalloc float[g.Length] : new float[g.Length];
-        TensorPrimitives.Sigmoid(g, sig);
-        TensorPrimitives.Multiply(g, sig, g);
-        TensorPrimitives.Multiply(g, up, g);
+        int i = 0, n = gate.Length;
+        fixed (float* g = gate, u = up)
+        {
+            if (Simd.Active == SimdWidth.Vector512)
+            {
+                for (; i <= n - 16; i += 16)
+                {
+                    var x = Vector512.Load(g + i);
+                    (x * (Vector512<float>.One / (Vector512<float>.One + FastExp.Exp(-x))) * Vector512.Load(u + i)).Store(g + i);
+                }
+            }
+            else if (Simd.Active == SimdWidth.Portable)
+            {
+                for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                {
+                    var x = Vector.Load(g + i);
+                    (x * (Vector<float>.One / (Vector<float>.One + FastExp.Exp(-x))) * Vector.Load(u + i)).Store(g + i);
+                }
+            }
+        }
+        for (; i < n; i++)
+            gate[i] = gate[i] * (1f / (1f + MathF.Exp(-gate[i]))) * up[i];
     }
 
     /// <summary>x ← x + y.</summary>
@@ -67,26 +89,50 @@ public static class Ops
 
     /// <summary>
     /// x ← gelu_tanh(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as x·sigmoid(2·√(2/π)·(x + 0.044715·x³)),
-    /// the same function (PyTorch's gelu(approximate="tanh"), GPT-2's gelu_new).
+    /// the same function (PyTorch's gelu(approximate="tanh"), GPT-2's gelu_new), in one pass.
     /// </summary>
-    public static void GeluTanh(Span<float> x)
+    public static unsafe void GeluTanh(Span<float> x)
     {
-        const int block = 1024;
-        Span<float> u = stackalloc float[Math.Min(block, x.Length)];
-        for (int start = 0; start < x.Length; start += block)
+        int i = 0, n = x.Length;
+        fixed (float* p = x)
         {
-            var xs = x.Slice(start, Math.Min(block, x.Length - start));
-            var us = u[..xs.Length];
-            TensorPrimitives.Multiply(xs, xs, us);                    // x²
-            TensorPrimitives.Multiply(us, 0.044715f, us);
-            TensorPrimitives.Add(us, 1f, us);                         // 1 + 0.044715·x²
-            TensorPrimitives.Multiply(us, xs, us);                    // x + 0.044715·x³
-            TensorPrimitives.Multiply(us, GeluTwiceSqrt2OverPi, us);
-            TensorPrimitives.Sigmoid(us, us);
-            TensorPrimitives.Multiply(xs, us, xs);
+            if (Simd.Active == SimdWidth.Vector512)
+            {
+                for (; i <= n - 16; i += 16)
+                {
+                    var v = Vector512.Load(p + i);
+                    (v * GeluGate(v)).Store(p + i);
+                }
+            }
+            else if (Simd.Active == SimdWidth.Portable)
+            {
+                for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                {
+                    var v = Vector.Load(p + i);
+                    (v * GeluGate(v)).Store(p + i);
+                }
+            }
         }
+        for (; i < n; i++)
+            x[i] *= GeluGate(x[i]);
     }
 
+    /// <summary>sigmoid(2·√(2/π)·(x + 0.044715·x³)): gelu_tanh(x) = x·GeluGate(x) (the backward pass needs it alone).</summary>
+    internal static Vector512<float> GeluGate(Vector512<float> x)
+    {
+        var z = Vector512.Create(GeluTwiceSqrt2OverPi) * x * (Vector512<float>.One + Vector512.Create(GeluCubic) * x * x);
+        return Vector512<float>.One / (Vector512<float>.One + FastExp.Exp(-z));
+    }
+
+    internal static Vector<float> GeluGate(Vector<float> x)
+    {
+        var z = new Vector<float>(GeluTwiceSqrt2OverPi) * x * (Vector<float>.One + new Vector<float>(GeluCubic) * x * x);
+        return Vector<float>.One / (Vector<float>.One + FastExp.Exp(-z));
+    }
+
+    internal static float GeluGate(float x) => 1f / (1f + MathF.Exp(-GeluTwiceSqrt2OverPi * x * (1f + GeluCubic * x * x)));
+
+    internal const float GeluCubic = 0.044715f;
     internal const float GeluTwiceSqrt2OverPi = 1.5957691216057308f;
 
     /// <summary>x ← cap·tanh(x/cap): Gemma 2's soft-capping of attention scores and logits.</summary>
@@ -97,15 +143,35 @@ public static class Ops
         TensorPrimitives.Multiply(x, cap, x);
     }
 
-    /// <summary>y = (x − mean) / sqrt(var + eps) · weight + bias, with the biased variance (GPT-2's LayerNorm).</summary>
-    public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y)
+    /// <summary>
+    /// y = (x − mean) / sqrt(var + eps) · weight + bias, with the biased variance (GPT-2's LayerNorm).
+    /// Returns the mean and 1/sqrt(var + eps), which the backward pass needs.
+    /// </summary>
+    public static unsafe (float Mean, float Rstd) LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y)
     {
-        float mean = TensorPrimitives.Sum(x) / x.Length;
+        // The mean and variance by TensorPrimitives, the output in one fused pass (rows are short: fewer passes matter).
+        int n = x.Length, i = 0;
+        float mean = TensorPrimitives.Sum(x) / n;
         TensorPrimitives.Subtract(x, mean, y);
-        float variance = TensorPrimitives.SumOfSquares(y) / x.Length;
-        TensorPrimitives.Multiply(y, 1f / MathF.Sqrt(variance + eps), y);
-        TensorPrimitives.Multiply(y, weight, y);
-        TensorPrimitives.Add(y, bias, y);
+        float rstd = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(y) / n + eps);
+        fixed (float* py = y, pw = weight, pb = bias)
+        {
+            if (Simd.Active == SimdWidth.Vector512)
+            {
+                var r = Vector512.Create(rstd);
+                for (; i <= n - 16; i += 16)
+                    Vector512.FusedMultiplyAdd(Vector512.Load(py + i) * r, Vector512.Load(pw + i), Vector512.Load(pb + i)).Store(py + i);
+            }
+            else if (Simd.Active == SimdWidth.Portable)
+            {
+                var r = new Vector<float>(rstd);
+                for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                    Vector.FusedMultiplyAdd(Vector.Load(py + i) * r, Vector.Load(pw + i), Vector.Load(pb + i)).Store(py + i);
+            }
+            for (; i < n; i++)
+                py[i] = py[i] * rstd * pw[i] + pb[i];
+        }
+        return (mean, rstd);
     }
 
     /// <summary>
