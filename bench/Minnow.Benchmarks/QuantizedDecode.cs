@@ -13,9 +13,7 @@ namespace Minnow.Benchmarks;
 /// <see cref="ModelLoader"/> (weights memory-mapped, quantized blocks used in place) and measures prefill and decode
 /// with <see cref="SpeedBenchmark"/> (medians of the runs), next to the read bandwidth measured in the same run.
 /// Decode reads every weight once per token, so weight_bytes × tokens/s is the bandwidth decoding achieves.
-/// The conversion here (each matrix through <see cref="Quantizer"/> with llama.cpp's mix, q/k rows permuted for GGUF's
-/// RoPE pairing, the metadata <see cref="GgufModelLoader"/> reads) serves these measurements; `minnow convert` is the
-/// user-facing one.
+/// Files are written as `minnow convert --type` writes them (<see cref="GgufModelWriter"/> with a <see cref="QuantizationMix"/>).
 /// </summary>
 public static class QuantizedDecode
 {
@@ -40,7 +38,7 @@ public static class QuantizedDecode
                     if (!File.Exists(file))
                     {
                         Console.Error.WriteLine($"converting {model} to {type} …");
-                        Convert((LlamaModel)source.Model, QuantizationMix.Parse(type), file);
+                        GgufModelWriter.Write(file, source.Model, QuantizationMix.Parse(type), [], Path.GetFileNameWithoutExtension(file));
                         Console.Error.WriteLine($"  max |Δlogit| against the source: {MaxLogitDifference(source.Model, file):E2}");
                     }
             foreach (int threads in threadCounts)
@@ -65,59 +63,6 @@ public static class QuantizedDecode
             Console.WriteLine($"{r.Model,-10} {r.Type,-7} {r.Threads,3} {r.Speed.WeightBytes / 1e6,9:F1} {r.Speed.PrefillTokensPerSecond,13:F1} {r.Speed.DecodeTokensPerSecond,12:F1} {ratio,6} {gbps,11:F2} {r.Bandwidth,9:F2} {100 * gbps / r.Bandwidth,6:F0}%");
         }
         return 0;
-    }
-
-    /// <summary>Writes a Llama-family model as a GGUF "llama" file with each matrix in the mix's type.</summary>
-    private static void Convert(LlamaModel model, QuantizationMix mix, string path)
-    {
-        var c = model.Config;
-        var w = model.Weights;
-        bool tied = ReferenceEquals(w.Output, w.TokenEmbedding);
-        // GGUF's llama runs RoPE on adjacent pairs; HF checkpoints pair the halves of each head.
-        Tensor Rope(Tensor t, int heads) => c.RopeStyle == RopeStyle.Half ? RopeRows.HalfToInterleaved(t, heads) : t;
-        var tensors = new List<Tensor>();
-        void Add(string name, Tensor t)
-        {
-            var type = mix.TypeFor(name, t.Shape, c.Layers, tied);
-            tensors.Add((t.DType == type ? t : Quantizer.Quantize(t, type)).WithName(name));
-        }
-        Add("token_embd.weight", w.TokenEmbedding);
-        for (int l = 0; l < c.Layers; l++)
-        {
-            var layer = w.Layers[l];
-            if (layer.BiasQ is not null || layer.QNorm is not null || layer.PostAttentionNorm is not null)
-                throw new InvalidInputException("this benchmark converts plain Llama models only");
-            string p = $"blk.{l}.";
-            Add(p + "attn_norm.weight", layer.AttentionNorm);
-            Add(p + "attn_q.weight", Rope(layer.Wq, c.Heads));
-            Add(p + "attn_k.weight", Rope(layer.Wk, c.KvHeads));
-            Add(p + "attn_v.weight", layer.Wv);
-            Add(p + "attn_output.weight", layer.Wo);
-            Add(p + "ffn_norm.weight", layer.FfnNorm);
-            Add(p + "ffn_gate.weight", layer.WGate);
-            Add(p + "ffn_up.weight", layer.WUp);
-            Add(p + "ffn_down.weight", layer.WDown);
-        }
-        Add("output_norm.weight", w.FinalNorm);
-        if (!tied)
-            Add("output.weight", w.Output);
-        var metadata = new List<KeyValuePair<string, GgufValue>>
-        {
-            new("general.architecture", GgufValue.Of("llama")),
-            new("general.name", GgufValue.Of(Path.GetFileNameWithoutExtension(path))),
-            new("general.quantization_version", GgufValue.Of(2u)),
-            new("llama.context_length", GgufValue.Of((uint)c.ContextLength)),
-            new("llama.embedding_length", GgufValue.Of((uint)c.Dim)),
-            new("llama.block_count", GgufValue.Of((uint)c.Layers)),
-            new("llama.feed_forward_length", GgufValue.Of((uint)c.HiddenDim)),
-            new("llama.attention.head_count", GgufValue.Of((uint)c.Heads)),
-            new("llama.attention.head_count_kv", GgufValue.Of((uint)c.KvHeads)),
-            new("llama.rope.freq_base", GgufValue.Of((float)c.RopeTheta)),
-            new("llama.rope.dimension_count", GgufValue.Of((uint)c.HeadSize)),
-            new("llama.attention.layer_norm_rms_epsilon", GgufValue.Of(c.NormEps)),
-            new("llama.vocab_size", GgufValue.Of((uint)c.VocabSize)),
-        };
-        GgufWriter.Write(path, metadata, tensors);
     }
 
     /// <summary>Largest logit difference between the source model and the converted file on a short random prompt.</summary>

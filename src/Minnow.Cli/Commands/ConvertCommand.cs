@@ -68,15 +68,8 @@ public static class ConvertCommand
         int tensors = 0, total = c.Layers * 9 + 3;
         Progress.Run("converting", (IProgress<int> progress) =>
         {
-            GgufModelWriter.Write(path, loaded.Model,
-                (name, _, shape) => plan.TypeFor(name, shape, c.Layers, c.TiedEmbeddings),
-                (t, dtype) =>
-                {
-                    progress.Report(++tensors);
-                    return dtype == t.DType ? t : Quantizer.Quantize(t, dtype);
-                },
-                GgufTokenizerMetadata.From(loaded),
-                Path.GetFileNameWithoutExtension(loaded.Source.TrimEnd('/', '\\')));
+            GgufModelWriter.Write(path, loaded.Model, plan, GgufTokenizerMetadata.From(loaded),
+                Path.GetFileNameWithoutExtension(loaded.Source.TrimEnd('/', '\\')), _ => progress.Report(++tensors));
             return 0;
         }, done => (Math.Min(done, total), total), unit: "tensors");
     }
