@@ -7,11 +7,12 @@ using Minnow.Tensors.Kernels;
 namespace Minnow.Benchmarks;
 
 /// <summary>
-/// `quant-matvec [--threads 1,2] [--types Q8_0,Q4_0] [--paths Avx2,Avx512] [--resident]`: GB/s of weight bytes that
+/// `quant-matvec [--threads 1,2] [--types Q8_0,Q4_0] [--paths Avx2,Avx512] [--columns 2048] [--resident]`: GB/s of weight bytes that
 /// single-token matrix-vector products stream, per block type and kernel path, as a fraction of the read bandwidth
 /// measured in the same run. The matrices (2048×2048 each, about 256 MB in all) are far larger than the caches, so
 /// every pass comes from memory as in decoding; with --resident one matrix of about 1 MB is reused instead, which
-/// measures the kernel's compute speed alone (fastest pass).
+/// measures the kernel's compute speed alone (fastest pass). --columns sets the row length (768 is the 110M model's
+/// width, where per-row costs weigh more than on 2048-long rows).
 /// </summary>
 public static class QuantizedThroughput
 {
@@ -24,14 +25,15 @@ public static class QuantizedThroughput
         var types = Option("--types", string.Join(',', Types)).Split(',').Select(Enum.Parse<DType>).ToArray();
         var wantedPaths = Option("--paths", string.Join(',', Enum.GetValues<QuantizedPath>())).Split(',').Select(Enum.Parse<QuantizedPath>).ToHashSet();
         const int n = 2048;
+        int columns = int.Parse(Option("--columns", "2048"));
         long totalBytes = args.Contains("--resident") ? 0 : 256L << 20;
         var rng = new Rng(1);
-        var source = new float[n * n];
+        var source = new float[n * columns];
         for (int i = 0; i < source.Length; i++) source[i] = rng.NextGaussian();
-        var x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = rng.NextGaussian();
+        var x = new float[columns];
+        for (int i = 0; i < columns; i++) x[i] = rng.NextGaussian();
         var y = new float[n];
-        var seed = Tensor.FromFloats("w", source, n, n);
+        var seed = Tensor.FromFloats("w", source, n, columns);
         if (totalBytes == 0)
             seed = seed.RowSlice("w", 0, 512);
 

@@ -77,6 +77,9 @@ public class QuantizedKernelTests
         yield return (37, block == 32 ? 544 : 768, 9);
         yield return (18, 2 * block, 4);
         yield return (24, 5 * block, 1);
+        // Whole groups of eight blocks and an odd row count: decode takes rows two at a time, then the last alone.
+        yield return (33, 512, 1);
+        yield return (17, 256, 5);
     }
 
     [Theory]

@@ -16,6 +16,13 @@ internal unsafe interface IQuantizedDot
 
     /// <summary>y[k·stride] = row · token t+k, k &lt; 4.</summary>
     static abstract void Dot4(byte* row, in ActivationRow a, float* y, int stride);
+
+    /// <summary>
+    /// y[0] = row0 · a, y[1] = row1 · a for two adjacent rows of one token (decode). A kernel overrides it when
+    /// interleaving the rows pays: on short rows one row's work is too little for the out-of-order window to hide the
+    /// latency of its reduction.
+    /// </summary>
+    static abstract void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y);
 }
 
 /// <summary>The batch fallback of paths without their own four-token kernel: one dot product at a time.</summary>
@@ -25,6 +32,12 @@ internal static unsafe class OneAtATime
     {
         for (int k = 0; k < 4; k++)
             y[k * stride] = TDot.Dot1(w, a.Next(k));
+    }
+
+    public static void DotRows2<TDot>(byte* row0, byte* row1, in ActivationRow a, float* y) where TDot : IQuantizedDot
+    {
+        y[0] = TDot.Dot1(row0, a);
+        y[1] = TDot.Dot1(row1, a);
     }
 }
 
@@ -134,6 +147,38 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         return Vector256.Sum(acc + accMin) + offset;
     }
 
+    /// <summary>Two rows against one token: the activations are loaded once and the two reductions overlap.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotRows2(byte* w0, byte* w1, in ActivationRow a, float* y)
+    {
+        int blocks = a.Blocks;
+        // Q8_0's signed pairs need more registers than two rows leave: measured slower there, so one row at a time.
+        if (TF.Signed || (blocks & 7) != 0)
+        {
+            y[0] = Dot1(w0, a);
+            y[1] = Dot1(w1, a);
+            return;
+        }
+        sbyte* x = a.Values;
+        float* d = a.Scales, s = a.BlockSums;
+        int* q = a.QSums;
+        Vector256<float> acc0 = default, acc1 = default;
+        for (int b = 0; b < blocks; b += 8, w0 += 8 * TF.Bytes, w1 += 8 * TF.Bytes, x += 256)
+        {
+            var dx = Vector256.Load(d + b);
+            acc0 = Vector256.FusedMultiplyAdd(new Eight(w0).Dots(x, q + b), Halves(w0, 0) * dx, acc0);
+            acc1 = Vector256.FusedMultiplyAdd(new Eight(w1).Dots(x, q + b), Halves(w1, 0) * dx, acc1);
+            if (TF.HasMin)
+            {
+                var sums = Vector256.Load(s + b);
+                acc0 = Vector256.FusedMultiplyAdd(Halves(w0, 2), sums, acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Halves(w1, 2), sums, acc1);
+            }
+        }
+        y[0] = Vector256.Sum(acc0);
+        y[1] = Vector256.Sum(acc1);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
     {
@@ -208,4 +253,6 @@ internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock3
     }
 
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => OneAtATime.Dot4<Block32DotPortable<TF>>(w, a, y, stride);
+
+    public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => OneAtATime.DotRows2<Block32DotPortable<TF>>(row0, row1, a, y);
 }

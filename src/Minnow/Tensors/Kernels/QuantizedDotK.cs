@@ -97,6 +97,8 @@ internal unsafe struct SuperBlockDot256<TK, TMac> : IQuantizedDot where TK : ISu
         y[2 * stride] = Vector256.Sum(acc2);
         y[3 * stride] = Vector256.Sum(acc3);
     }
+
+    public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => OneAtATime.DotRows2<SuperBlockDot256<TK, TMac>>(row0, row1, a, y);
 }
 
 /// <summary>K-quants on 512-bit AVX-512BW vectors: two 32-element chunks (four sub-block scales) per multiply-add.</summary>
@@ -170,6 +172,8 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
         y[2 * stride] = Vector512.Sum(acc2);
         y[3 * stride] = Vector512.Sum(acc3);
     }
+
+    public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => OneAtATime.DotRows2<SuperBlockDot512<TK>>(row0, row1, a, y);
 }
 
 /// <summary>K-quants on Vector128 (SSE or NEON): per 16 values, a widening dot times the sub-block scale.</summary>
@@ -201,4 +205,6 @@ internal unsafe struct SuperBlockDotPortable<TK> : IQuantizedDot where TK : ISup
     }
 
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => OneAtATime.Dot4<SuperBlockDotPortable<TK>>(w, a, y, stride);
+
+    public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => OneAtATime.DotRows2<SuperBlockDotPortable<TK>>(row0, row1, a, y);
 }

@@ -72,7 +72,7 @@ internal static unsafe class HalfTable
 
 internal static unsafe class Nibbles
 {
-    private static Vector128<byte> Low => Vector128.Create((byte)0x0F);
+    private static Vector128<byte> Low { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector128.Create((byte)0x0F); }
 
     /// <summary>Byte j of 16 holds elements j (low nibble) and j+16 (high nibble).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -93,8 +93,8 @@ internal static unsafe class Nibbles
         high = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
     }
 
-    private static Vector128<byte> Spread => Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    private static Vector128<byte> BitMask => Vector128.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+    private static Vector128<byte> Spread { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1); }
+    private static Vector128<byte> BitMask { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector128.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128); }
 
     /// <summary>Bits of <paramref name="bits"/> spread to 16 bytes, 0x10 where the bit is set (the fifth bit of Q5 quants).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -26,7 +26,7 @@ internal interface IMac
 
 internal struct Avx2Mac : IMac
 {
-    private static Vector256<short> Ones => Vector256.Create((short)1);
+    private static Vector256<short> Ones { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector256.Create((short)1); }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> x) =>

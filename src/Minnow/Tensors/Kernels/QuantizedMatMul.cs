@@ -99,8 +99,12 @@ public static unsafe class QuantizedMatMul
                 for (; t < tokens; t++)
                 {
                     var x = a.Row(t);
-                    for (int o = r0; o < r1; o++)
-                        y[(long)t * _outDim + o] = TDot.Dot1(_w + o * _rowBytes, x);
+                    float* yt = y + (long)t * _outDim;
+                    int o = r0;
+                    for (; o + 2 <= r1; o += 2)
+                        TDot.DotRows2(_w + o * _rowBytes, _w + (o + 1) * _rowBytes, x, yt + o);
+                    for (; o < r1; o++)
+                        yt[o] = TDot.Dot1(_w + o * _rowBytes, x);
                 }
             }
         }
@@ -133,4 +137,6 @@ internal unsafe struct DequantizedDot<TF> : IQuantizedDot where TF : IQuantForma
     }
 
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => OneAtATime.Dot4<DequantizedDot<TF>>(w, a, y, stride);
+
+    public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => OneAtATime.DotRows2<DequantizedDot<TF>>(row0, row1, a, y);
 }
