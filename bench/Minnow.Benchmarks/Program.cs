@@ -8,6 +8,8 @@ using Minnow.Benchmarks;
 // `decode-batch`: 16 one-token forward passes against one 16-token pass (what batching concurrent decodes could gain).
 // `decode [model.bin]`: decode matvecs and a model's decode steps against read-bandwidth passes of the same rounds.
 // `ratios [model.bin ...]`: every figure issue 3 asks for, for 1 and 2 threads, in one run.
+// `quant-matvec`: GB/s of quantized matrix-vector products per block type and kernel path, against the read bandwidth.
+// `quant-decode MODEL...`: converts models to GGUF F32/Q8_0/Q4_0/Q4_K_M and measures decode against the read bandwidth.
 // `train`: training tokens/s of nanoGPT's baby GPT and a Llama 15M, with per-operation time shares.
 // `train-gemm`: GFLOP/s of the forward and the two backward GEMMs on the training shapes.
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *MatMul*`).
@@ -20,6 +22,8 @@ return args.FirstOrDefault() switch
     "decode-batch" => ServeLoad.DecodeBatch(args.Skip(1).ToArray()),
     "decode" => DecodeThroughput.Run(args.Skip(1).ToArray()),
     "ratios" => Ratios.Run(args.Skip(1).ToArray()),
+    "quant-matvec" => QuantizedThroughput.Run(args.Skip(1).ToArray()),
+    "quant-decode" => QuantizedDecode.Run(args.Skip(1).ToArray()),
     "train" => TrainingThroughput.Run(args.Skip(1).ToArray()),
     "train-gemm" => TrainingGemmThroughput.Run(args.Skip(1).ToArray()),
     _ => RunBenchmarkDotNet(args),

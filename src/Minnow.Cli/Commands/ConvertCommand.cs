@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Minnow.Compression;
+using Minnow.Compression.Quantization;
 using Minnow.Formats.Gguf;
 using Minnow.Formats.HuggingFace;
 using Minnow.Models;
@@ -22,13 +22,13 @@ public static class ConvertCommand
                 "HF folders hold f32, f16 or bf16.",
             DefaultValueFactory = _ => "f16",
         };
-        type.AcceptOnlyFromAmong(QuantizationPlan.Names);
+        type.AcceptOnlyFromAmong(QuantizationMix.Names.ToArray());
         var json = Cli.JsonOption();
         var command = new Command("convert", "Convert a model to GGUF (optionally quantized) or to a HF folder.") { input, tokenizer, output, type, json };
         command.SetAction(parse => Cli.Run(() =>
         {
             string target = parse.GetValue(output)!;
-            var plan = QuantizationPlan.Parse(parse.GetValue(type)!);
+            var plan = QuantizationMix.Parse(parse.GetValue(type)!);
             bool gguf = target.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase);
             string? parent = Path.GetDirectoryName(Path.GetFullPath(target));
             if (parent is not null && !Directory.Exists(parent))
@@ -49,7 +49,7 @@ public static class ConvertCommand
         return command;
     }
 
-    private static void WriteHf(string folder, LoadedModel loaded, QuantizationPlan plan)
+    private static void WriteHf(string folder, LoadedModel loaded, QuantizationMix plan)
     {
         var dtype = plan.Name switch
         {
@@ -62,29 +62,15 @@ public static class ConvertCommand
         HfModelWriter.WriteTokenizerFiles(folder, loaded);
     }
 
-    private static void WriteGguf(string path, LoadedModel loaded, QuantizationPlan plan)
+    private static void WriteGguf(string path, LoadedModel loaded, QuantizationMix plan)
     {
         var c = loaded.Model.Config;
-        bool hasOutput = !c.TiedEmbeddings;
         int tensors = 0, total = c.Layers * 9 + 3;
         Progress.Run("converting", (IProgress<int> progress) =>
         {
-            GgufModelWriter.Write(path, loaded.Model,
-                (name, layer, shape) => plan.TypeOf(name, layer, c.Layers, shape[^1], hasOutput),
-                (t, dtype) =>
-                {
-                    progress.Report(++tensors);
-                    return Store(t, dtype);
-                },
-                GgufTokenizerMetadata.From(loaded),
-                Path.GetFileNameWithoutExtension(loaded.Source.TrimEnd('/', '\\')));
+            GgufModelWriter.Write(path, loaded.Model, plan, GgufTokenizerMetadata.From(loaded),
+                Path.GetFileNameWithoutExtension(loaded.Source.TrimEnd('/', '\\')), _ => progress.Report(++tensors));
             return 0;
         }, done => (Math.Min(done, total), total), unit: "tensors");
     }
-
-    private static Tensor Store(Tensor f32, DType type) => type switch
-    {
-        DType.F32 or DType.F16 or DType.BF16 => TensorConvert.FromF32(f32, type),
-        _ => throw new NotSupportedException($"quantizing to {type} is not available in this build"),
-    };
 }

@@ -96,7 +96,8 @@ public sealed class Gpt2Model : DecoderModel
         for (int t = 0; t < n; t++)
         {
             TensorRows.Copy(_w.TokenEmbedding, tokens[t], x.Slice(t * dim, dim));
-            Ops.Add(x.Slice(t * dim, dim), _w.PositionEmbedding.Row(pos + t));
+            TensorRows.Copy(_w.PositionEmbedding, pos + t, xb.Slice(t * dim, dim));
+            Ops.Add(x.Slice(t * dim, dim), xb.Slice(t * dim, dim));
         }
         var qkv = s.Qkv.AsSpan(0, n * 3 * dim);               // (n, 3D)
         var q = s.Q.AsSpan(0, n * dim);                       // (n, D)

@@ -1,12 +1,12 @@
-using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using Minnow.Compression.Quantization;
 
 namespace Minnow.Tensors;
 
-/// <summary>Conversions between element types (whole tensors; block-quantized types live with the quantization code).</summary>
+/// <summary>Conversions between element types of whole tensors (the block formats themselves live in <see cref="Quantizer"/>).</summary>
 public static class TensorConvert
 {
-    /// <summary>An F32 copy of an F16, BF16 or F32 tensor (an F32 tensor is returned as is, not copied).</summary>
+    /// <summary>An F32 copy of a tensor of any type the quantizer reads (an F32 tensor is returned as is, not copied).</summary>
     public static Tensor ToF32(Tensor t)
     {
         if (t.DType == DType.F32)
@@ -16,26 +16,12 @@ public static class TensorConvert
         return result;
     }
 
-    /// <summary>Writes the elements of <paramref name="t"/> as floats.</summary>
+    /// <summary>Writes the elements of <paramref name="t"/> as floats (dequantizing block types bit-exactly as gguf-py does).</summary>
     public static void ToF32(Tensor t, Span<float> destination)
     {
         if (destination.Length != t.ElementCount)
             throw new ArgumentException($"destination holds {destination.Length} floats, '{t.Name}' has {t.ElementCount} elements");
-        var bytes = t.AsBytes();
-        switch (t.DType)
-        {
-            case DType.F32:
-                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(destination);
-                break;
-            case DType.F16:
-                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(bytes), destination);
-                break;
-            case DType.BF16:
-                BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(bytes), destination);
-                break;
-            default:
-                throw new NotSupportedException($"tensor '{t.Name}' is {t.DType}; only F32, F16 and BF16 convert to F32 here");
-        }
+        Quantizer.Dequantize(t.DType, t.AsBytes(), destination);
     }
 
     /// <summary>bfloat16 is the top half of a float32: shift the bits left by 16.</summary>
@@ -57,27 +43,8 @@ public static class TensorConvert
         }
     }
 
-    /// <summary>A copy of an F32 tensor in F16 or BF16 (or F32).</summary>
-    public static Tensor FromF32(Tensor t, DType target)
-    {
-        var source = t.AsFloats();
-        var result = Tensor.Allocate(t.Name, target, t.Shape);
-        switch (target)
-        {
-            case DType.F32:
-                source.CopyTo(result.AsFloats());
-                break;
-            case DType.F16:
-                TensorPrimitives.ConvertToHalf(source, result.AsSpan<Half>());
-                break;
-            case DType.BF16:
-                SingleToBFloat16(source, result.AsSpan<ushort>());
-                break;
-            default:
-                throw new NotSupportedException($"converting to {target} is done by the quantizer, not here");
-        }
-        return result;
-    }
+    /// <summary>A copy of an F32 tensor in <paramref name="target"/> (F16, BF16, F32 or any type the quantizer writes).</summary>
+    public static Tensor FromF32(Tensor t, DType target) => Quantizer.Quantize(t, target);
 
     /// <summary>An F32 copy of a 2-D tensor with rows and columns swapped (e.g. HF Conv1D [in, out] → [out, in]).</summary>
     public static Tensor Transposed(Tensor t)

@@ -1,3 +1,4 @@
+using Minnow.Compression.Quantization;
 using Minnow.Models;
 using Minnow.Tensors;
 
@@ -13,6 +14,19 @@ public static class GgufModelWriter
 {
     /// <summary>Stores a 2-D weight as <c>type</c>: the quantizer (or converter) to use.</summary>
     public delegate Tensor Store(Tensor f32, DType type);
+
+    /// <summary>
+    /// Writes <paramref name="model"/> with each tensor in the type <paramref name="mix"/> picks for it, quantizing with
+    /// <see cref="Quantizer"/> (what <c>minnow convert --type</c> does).
+    /// </summary>
+    public static void Write(string path, ILanguageModel model, QuantizationMix mix, IEnumerable<KeyValuePair<string, GgufValue>> extraMetadata,
+        string name, Action<string>? written = null) =>
+        Write(path, model, (tensor, _, shape) => mix.TypeFor(tensor, shape, model.Config.Layers, model.Config.TiedEmbeddings),
+            (t, type) =>
+            {
+                written?.Invoke(t.Name);
+                return t.DType == type ? t : Quantizer.Quantize(t, type);
+            }, extraMetadata, name);
 
     /// <param name="path">The .gguf file to write.</param>
     /// <param name="model">A Llama-family or GPT-2 model.</param>

@@ -19,6 +19,11 @@ public static unsafe class MatMul
     /// <summary>y[t, o] = Σᵢ x[t, i]·W[o, i] for t &lt; tokens.</summary>
     public static void Compute(Tensor w, ReadOnlySpan<float> x, Span<float> y, int tokens, WorkerPool pool)
     {
+        if (w.DType != DType.F32)
+        {
+            QuantizedMatMul.Compute(w, x, y, tokens, pool);
+            return;
+        }
         var p = Begin();
         p.Add(w, y, tokens);
         fixed (float* px = x, py = y)
@@ -31,6 +36,12 @@ public static unsafe class MatMul
     /// <summary>y0 = x·W0ᵀ and y1 = x·W1ᵀ (e.g. the gate and up projections) in one parallel section.</summary>
     public static void Compute(ReadOnlySpan<float> x, int tokens, WorkerPool pool, Tensor w0, Span<float> y0, Tensor w1, Span<float> y1)
     {
+        if (w0.DType != DType.F32 || w1.DType != DType.F32)
+        {
+            Compute(w0, x, y0, tokens, pool);
+            Compute(w1, x, y1, tokens, pool);
+            return;
+        }
         var p = Begin();
         p.Add(w0, y0, tokens);
         p.Add(w1, y1, tokens);
@@ -45,6 +56,13 @@ public static unsafe class MatMul
     /// <summary>y0 = x·W0ᵀ, y1 = x·W1ᵀ and y2 = x·W2ᵀ (e.g. the q, k and v projections) in one parallel section.</summary>
     public static void Compute(ReadOnlySpan<float> x, int tokens, WorkerPool pool, Tensor w0, Span<float> y0, Tensor w1, Span<float> y1, Tensor w2, Span<float> y2)
     {
+        if (w0.DType != DType.F32 || w1.DType != DType.F32 || w2.DType != DType.F32)
+        {
+            Compute(w0, x, y0, tokens, pool);
+            Compute(w1, x, y1, tokens, pool);
+            Compute(w2, x, y2, tokens, pool);
+            return;
+        }
         var p = Begin();
         p.Add(w0, y0, tokens);
         p.Add(w1, y1, tokens);

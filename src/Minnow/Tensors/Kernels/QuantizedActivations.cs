@@ -1,0 +1,142 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Minnow.Tensors.Kernels;
+
+/// <summary>
+/// Activations quantized to int8 for the integer dot products, as ggml does before a quantized matmul: per block of
+/// <see cref="BlockSize"/> values (32 for the 32-element weight formats, like ggml's Q8_0/Q8_1; 256 for K-quants,
+/// like Q8_K) a scale d = max|x|/127 and q = round(x/d), ties to even. Alongside: per 32-block Σq and d·Σq (the
+/// 32-element formats' zero points and mins multiply them) and per 16 values Σq (the K-quants' sub-block offsets).
+/// Buffers grow on demand and are reused, one set per thread.
+/// <para>
+/// <see cref="Grouped"/> reorders the values of each run of eight 32-blocks for the 256-bit kernels, which pair two
+/// weight blocks per vector (one per 128-bit half): per four blocks, first their values 0–15, then their values 16–31,
+/// so the activations for a pair's low and high halves are plain loads. A row's last (blocks mod 8) blocks stay in order.
+/// </para>
+/// </summary>
+internal sealed unsafe class QuantizedActivations
+{
+    public int BlockSize { get; private set; }
+    public int Length { get; private set; }
+    public int Tokens { get; private set; }
+    public bool Grouped { get; private set; }
+
+    private byte[] _values = [];
+    private float[] _scales = [];
+    private float[] _blockSums = [];
+    private int[] _qSums = [];
+    private short[] _sums16 = [];
+
+    /// <summary>q of token t: Length values.</summary>
+    private sbyte* Values(int t) => (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values)) + (long)t * Length;
+
+    /// <summary>d per block of token t.</summary>
+    private float* Scales(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales)) + (long)t * (Length / BlockSize);
+
+    /// <summary>d·Σq per block of token t (32-element blocks only).</summary>
+    private float* BlockSums(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums)) + (long)t * (Length / BlockSize);
+
+    /// <summary>Σq per block of token t (32-element blocks only).</summary>
+    private int* QSums(int t) => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_qSums)) + (long)t * (Length / BlockSize);
+
+    /// <summary>Σq per 16 values of token t.</summary>
+    private short* Sums16(int t) => (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_sums16)) + (long)t * (Length / 16);
+
+    /// <summary>Token t's pointers, computed once so the kernels' inner loops need no arithmetic to find them.</summary>
+    public ActivationRow Row(int t) => new(Values(t), Scales(t), BlockSums(t), QSums(t), Sums16(t), Length, Length / BlockSize);
+
+    private float* _source;
+
+    /// <summary>
+    /// Sizes the buffers for <paramref name="tokens"/> rows of <paramref name="length"/> values (a multiple of
+    /// <paramref name="blockSize"/>) read from <paramref name="source"/>, which must stay pinned until quantized.
+    /// </summary>
+    public void Prepare(float* source, int tokens, int length, int blockSize, bool grouped = false)
+    {
+        _source = source;
+        Grouped = grouped && blockSize == 32;
+        BlockSize = blockSize;
+        Length = length;
+        Tokens = tokens;
+        long values = (long)tokens * length;
+        if (_values.Length < values)
+        {
+            _values = GC.AllocateUninitializedArray<byte>(checked((int)values), pinned: true);
+            _scales = GC.AllocateUninitializedArray<float>((int)(values / 32), pinned: true);
+            _blockSums = GC.AllocateUninitializedArray<float>((int)(values / 32), pinned: true);
+            _qSums = GC.AllocateUninitializedArray<int>((int)(values / 32), pinned: true);
+            _sums16 = GC.AllocateUninitializedArray<short>((int)(values / 16), pinned: true);
+        }
+    }
+
+    /// <summary>Quantizes tokens [start, end) of the source rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Quantize(int start, int end)
+    {
+        int blocks = Length / BlockSize, grouped = Grouped ? Length / 256 * 256 : 0;
+        for (int t = start; t < end; t++)
+        {
+            float* row = _source + (long)t * Length;
+            sbyte* q = Values(t);
+            float* scales = Scales(t);
+            short* sums = Sums16(t);
+            for (int b = 0; b < blocks; b++)
+            {
+                float* x = row + b * BlockSize;
+                var max = Vector128<float>.Zero;
+                for (int i = 0; i < BlockSize; i += 4)
+                    max = Vector128.Max(max, Vector128.Abs(Vector128.Load(x + i)));
+                float d = Math.Max(Math.Max(max[0], max[1]), Math.Max(max[2], max[3])) / 127;
+                var id = Vector128.Create(d == 0 ? 0 : 1 / d);
+                for (int i = b * BlockSize; i < (b + 1) * BlockSize; i += 16)
+                    sums[i / 16] = Round16(row + i, id, q + (i < grouped ? GroupedOffset(i) : i));
+                scales[b] = d;
+            }
+            if (BlockSize == 32)
+                for (int b = 0; b < blocks; b++)
+                {
+                    QSums(t)[b] = sums[2 * b] + sums[2 * b + 1];
+                    BlockSums(t)[b] = scales[b] * QSums(t)[b];
+                }
+        }
+    }
+
+    /// <summary>Where values i … i+15 (i a multiple of 16 inside a run of eight blocks) go in the <see cref="Grouped"/> layout.</summary>
+    private static int GroupedOffset(int i)
+    {
+        int group = i & ~255, block = (i & 255) >> 5, half = (i >> 4) & 1;
+        return group + (block >> 2) * 128 + half * 64 + (block & 3) * 16;
+    }
+
+    /// <summary>Writes round(x·id) for 16 values to <paramref name="q"/>, ties to even; returns their sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static short Round16(float* x, Vector128<float> id, sbyte* q)
+    {
+        var a = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x) * id));
+        var b = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + 4) * id));
+        var c = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + 8) * id));
+        var e = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + 12) * id));
+        Vector128.Narrow(Vector128.Narrow(a, b), Vector128.Narrow(c, e)).Store(q);
+        return (short)Vector128.Sum((a + b) + (c + e));
+    }
+}
+
+/// <summary>One token's quantized activations (see <see cref="QuantizedActivations"/>); the next tokens follow at fixed strides.</summary>
+internal readonly unsafe struct ActivationRow(sbyte* values, float* scales, float* blockSums, int* qSums, short* sums16, int length, int blocks)
+{
+    public readonly sbyte* Values = values;
+    public readonly float* Scales = scales;
+    public readonly float* BlockSums = blockSums;
+    public readonly int* QSums = qSums;
+    public readonly short* Sums16 = sums16;
+    /// <summary>Values per token.</summary>
+    public readonly int Length = length;
+    /// <summary>Activation blocks per token.</summary>
+    public readonly int Blocks = blocks;
+
+    /// <summary>The token <paramref name="k"/> places later.</summary>
+    public ActivationRow Next(int k) =>
+        new(Values + k * Length, Scales + k * Blocks, BlockSums + k * Blocks, QSums + k * Blocks, Sums16 + k * (Length / 16), Length, Blocks);
+}

@@ -1,0 +1,258 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Minnow.Tensors.Kernels;
+
+/// <summary>
+/// Dot products of one quantized weight row with quantized activations: one token (<see cref="Dot1"/>, the decode
+/// path) or four consecutive tokens (<see cref="Dot4"/>, which decodes each weight block once for all four — the prompt
+/// path). Rows are taken one at a time, so the weights stream from memory in a single sequential pass: measured here,
+/// interleaving several rows (several streams) read memory at well under half the speed.
+/// </summary>
+internal unsafe interface IQuantizedDot
+{
+    static abstract float Dot1(byte* row, in ActivationRow a);
+
+    /// <summary>y[k·stride] = row · token t+k, k &lt; 4.</summary>
+    static abstract void Dot4(byte* row, in ActivationRow a, float* y, int stride);
+
+    /// <summary>
+    /// y[0] = row0 · a, y[1] = row1 · a for two adjacent rows of one token (decode). A kernel overrides it when
+    /// interleaving the rows pays: on short rows one row's work is too little for the out-of-order window to hide the
+    /// latency of its reduction.
+    /// </summary>
+    static abstract void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y);
+}
+
+/// <summary>The batch fallback of paths without their own four-token kernel: one dot product at a time.</summary>
+internal static unsafe class OneAtATime
+{
+    public static void Dot4<TDot>(byte* w, in ActivationRow a, float* y, int stride) where TDot : IQuantizedDot
+    {
+        for (int k = 0; k < 4; k++)
+            y[k * stride] = TDot.Dot1(w, a.Next(k));
+    }
+
+    public static void DotRows2<TDot>(byte* row0, byte* row1, in ActivationRow a, float* y) where TDot : IQuantizedDot
+    {
+        y[0] = TDot.Dot1(row0, a);
+        y[1] = TDot.Dot1(row1, a);
+    }
+}
+
+/// <summary>
+/// 32-element formats on 256-bit vectors, AVX2 or AVX-VNNI (also the AVX-512 path's kernel for these formats: the
+/// work is in unpacking and reducing, which 512-bit vectors do not make cheaper on the CPUs measured). Per block:
+/// 32 unsigned weights × 32 int8 activations summed in integers, minus the zero point times Σq, converted once and
+/// scaled by d_w·d_x; a min (Q4_1/Q5_1) adds m·d_x·Σq. Eight blocks go at once: two blocks per vector (one per 128-bit
+/// half, against activations in <see cref="QuantizedActivations.Grouped"/> order), three horizontal adds leave one
+/// block's sum per lane, and the eight scales are loaded and converted together, so the float work is shared.
+/// Q8_0's signed weights take ggml's sign trick (|w| × sign(w)·x) so the unsigned-by-signed multiply applies.
+/// </summary>
+internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock32 where TMac : IMac
+{
+    /// <summary>Σ w·x of one block in natural order, zero point not yet removed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dot(byte* w, sbyte* x)
+    {
+        TF.Unsigned(w, out var low, out var high);
+        var u = Vector256.Create(low, high);
+        var xv = Vector256.Load(x);
+        return TF.Signed
+            ? TMac.Dot(Vector256<int>.Zero, Avx2.Abs(u.AsSByte()), Avx2.Sign(xv, u.AsSByte()))
+            : TMac.Dot(Vector256<int>.Zero, u, xv);
+    }
+
+    /// <summary>One block's value apart from the d_w·d_x·Σw·x term: the zero point's and the min's parts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Offset(byte* w, float dx, float sum, int qsum) =>
+        (TF.HasMin ? HalfTable.At(w + 2) * sum : 0) - (TF.ZeroPoint != 0 ? HalfTable.At(w) * dx * (TF.ZeroPoint * qsum) : 0);
+
+    /// <summary>Blocks a and b: lanes 0–3 sum to a's Σw·x, lanes 4–7 to b's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PairDot(Vector256<byte> low, Vector256<byte> high, sbyte* xLow, sbyte* xHigh)
+    {
+        var xl = Vector256.Load(xLow);
+        var xh = Vector256.Load(xHigh);
+        if (!TF.Signed)
+            return TMac.Dot2(low, xl, high, xh);
+        var sum = TMac.Dot(Vector256<int>.Zero, Avx2.Abs(low.AsSByte()), Avx2.Sign(xl, low.AsSByte()));
+        return TMac.Dot(sum, Avx2.Abs(high.AsSByte()), Avx2.Sign(xh, high.AsSByte()));
+    }
+
+    /// <summary>Eight blocks' weights: for pairs (0,1), (2,3), (4,5), (6,7), the low and high halves.</summary>
+    private struct Eight
+    {
+        public Vector256<byte> L01, H01, L23, H23, L45, H45, L67, H67;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Eight(byte* w)
+        {
+            TF.Pair(w, w + TF.Bytes, out L01, out H01);
+            TF.Pair(w + 2 * TF.Bytes, w + 3 * TF.Bytes, out L23, out H23);
+            TF.Pair(w + 4 * TF.Bytes, w + 5 * TF.Bytes, out L45, out H45);
+            TF.Pair(w + 6 * TF.Bytes, w + 7 * TF.Bytes, out L67, out H67);
+        }
+
+        /// <summary>Σw·x per block (lane i = block i) against eight blocks of grouped activations, zero point removed.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Vector256<float> Dots(sbyte* x, int* qsums)
+        {
+            var dots = Avx2.HorizontalAdd(
+                Avx2.HorizontalAdd(PairDot(L01, H01, x, x + 64), PairDot(L23, H23, x + 32, x + 96)),
+                Avx2.HorizontalAdd(PairDot(L45, H45, x + 128, x + 192), PairDot(L67, H67, x + 160, x + 224)));
+            // The adds leave blocks in lane order 0 2 4 6 1 3 5 7.
+            dots = Avx2.PermuteVar8x32(dots, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
+            if (TF.ZeroPoint != 0)
+                dots -= Vector256.Load(qsums) * TF.ZeroPoint;
+            return Vector256.ConvertToSingle(dots);
+        }
+    }
+
+    /// <summary>
+    /// The eight blocks' half floats at byte <paramref name="at"/> (d at 0, m at 2), one block per lane, as floats.
+    /// Eight scalar loads: measured here, vpgatherdd cost a third of the kernel's time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Halves(byte* w, int at)
+    {
+        w += at;
+        var bits = Vector128.Create(*(ushort*)w, *(ushort*)(w + TF.Bytes), *(ushort*)(w + 2 * TF.Bytes), *(ushort*)(w + 3 * TF.Bytes),
+            *(ushort*)(w + 4 * TF.Bytes), *(ushort*)(w + 5 * TF.Bytes), *(ushort*)(w + 6 * TF.Bytes), *(ushort*)(w + 7 * TF.Bytes));
+        return HalfTable.ToSingle(Avx2.ConvertToVector256Int32(bits).AsInt32());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Dot1(byte* w, in ActivationRow a)
+    {
+        int blocks = a.Blocks;
+        sbyte* x = a.Values;
+        float* d = a.Scales, s = a.BlockSums;
+        int* q = a.QSums;
+        Vector256<float> acc = default, accMin = default;
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
+        {
+            acc = Vector256.FusedMultiplyAdd(new Eight(w).Dots(x, q + b), Halves(w, 0) * Vector256.Load(d + b), acc);
+            if (TF.HasMin)
+                accMin = Vector256.FusedMultiplyAdd(Halves(w, 2), Vector256.Load(s + b), accMin);
+        }
+        float offset = 0;
+        for (; b < blocks; b++, w += TF.Bytes, x += 32)
+        {
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x)), Vector256.Create(HalfTable.At(w) * d[b]), acc);
+            offset += Offset(w, d[b], s[b], q[b]);
+        }
+        return Vector256.Sum(acc + accMin) + offset;
+    }
+
+    /// <summary>Two rows against one token: the activations are loaded once and the two reductions overlap.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotRows2(byte* w0, byte* w1, in ActivationRow a, float* y)
+    {
+        int blocks = a.Blocks;
+        // Q8_0's signed pairs need more registers than two rows leave: measured slower there, so one row at a time.
+        if (TF.Signed || (blocks & 7) != 0)
+        {
+            y[0] = Dot1(w0, a);
+            y[1] = Dot1(w1, a);
+            return;
+        }
+        sbyte* x = a.Values;
+        float* d = a.Scales, s = a.BlockSums;
+        int* q = a.QSums;
+        Vector256<float> acc0 = default, acc1 = default;
+        for (int b = 0; b < blocks; b += 8, w0 += 8 * TF.Bytes, w1 += 8 * TF.Bytes, x += 256)
+        {
+            var dx = Vector256.Load(d + b);
+            acc0 = Vector256.FusedMultiplyAdd(new Eight(w0).Dots(x, q + b), Halves(w0, 0) * dx, acc0);
+            acc1 = Vector256.FusedMultiplyAdd(new Eight(w1).Dots(x, q + b), Halves(w1, 0) * dx, acc1);
+            if (TF.HasMin)
+            {
+                var sums = Vector256.Load(s + b);
+                acc0 = Vector256.FusedMultiplyAdd(Halves(w0, 2), sums, acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Halves(w1, 2), sums, acc1);
+            }
+        }
+        y[0] = Vector256.Sum(acc0);
+        y[1] = Vector256.Sum(acc1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
+    {
+        int blocks = a.Blocks, n = a.Length;
+        sbyte* x = a.Values;
+        float* d = a.Scales, s = a.BlockSums;
+        int* q = a.QSums;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
+        {
+            var eight = new Eight(w);
+            var dw = Halves(w, 0);
+            acc0 = Vector256.FusedMultiplyAdd(eight.Dots(x, q + b), dw * Vector256.Load(d + b), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(eight.Dots(x + n, q + blocks + b), dw * Vector256.Load(d + blocks + b), acc1);
+            acc2 = Vector256.FusedMultiplyAdd(eight.Dots(x + 2 * n, q + 2 * blocks + b), dw * Vector256.Load(d + 2 * blocks + b), acc2);
+            acc3 = Vector256.FusedMultiplyAdd(eight.Dots(x + 3 * n, q + 3 * blocks + b), dw * Vector256.Load(d + 3 * blocks + b), acc3);
+            if (TF.HasMin)
+            {
+                var m = Halves(w, 2);
+                acc0 = Vector256.FusedMultiplyAdd(m, Vector256.Load(s + b), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(m, Vector256.Load(s + blocks + b), acc1);
+                acc2 = Vector256.FusedMultiplyAdd(m, Vector256.Load(s + 2 * blocks + b), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(m, Vector256.Load(s + 3 * blocks + b), acc3);
+            }
+        }
+        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+        for (; b < blocks; b++, w += TF.Bytes, x += 32)
+        {
+            float scale = HalfTable.At(w);
+            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x)), Vector256.Create(scale * d[b]), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x + n)), Vector256.Create(scale * d[blocks + b]), acc1);
+            acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x + 2 * n)), Vector256.Create(scale * d[2 * blocks + b]), acc2);
+            acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x + 3 * n)), Vector256.Create(scale * d[3 * blocks + b]), acc3);
+            o0 += Offset(w, d[b], s[b], q[b]);
+            o1 += Offset(w, d[blocks + b], s[blocks + b], q[blocks + b]);
+            o2 += Offset(w, d[2 * blocks + b], s[2 * blocks + b], q[2 * blocks + b]);
+            o3 += Offset(w, d[3 * blocks + b], s[3 * blocks + b], q[3 * blocks + b]);
+        }
+        y[0] = Vector256.Sum(acc0) + o0;
+        y[stride] = Vector256.Sum(acc1) + o1;
+        y[2 * stride] = Vector256.Sum(acc2) + o2;
+        y[3 * stride] = Vector256.Sum(acc3) + o3;
+    }
+}
+
+/// <summary>32-element formats on Vector128 (SSE or NEON): the same arithmetic with widening multiplies, in natural order.</summary>
+internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock32
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Dot1(byte* w, in ActivationRow a)
+    {
+        int blocks = a.Blocks;
+        sbyte* x = a.Values;
+        float* d = a.Scales, s = a.BlockSums;
+        int* q = a.QSums;
+        var acc = Vector128<float>.Zero;
+        float offset = 0;
+        for (int b = 0; b < blocks; b++, w += TF.Bytes, x += 32)
+        {
+            TF.Unsigned(w, out var low, out var high);
+            var x0 = Vector128.Load(x);
+            var x1 = Vector128.Load(x + 16);
+            var dot = TF.Signed
+                ? PortableMac.DotSigned(low.AsSByte(), x0) + PortableMac.DotSigned(high.AsSByte(), x1)
+                : PortableMac.Dot(low, x0) + PortableMac.Dot(high, x1);
+            float scale = HalfTable.At(w) * d[b];
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(dot), Vector128.Create(scale), acc);
+            offset += (TF.HasMin ? HalfTable.At(w + 2) * s[b] : 0) - (TF.ZeroPoint != 0 ? scale * (TF.ZeroPoint * q[b]) : 0);
+        }
+        return Vector128.Sum(acc) + offset;
+    }
+
+    public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => OneAtATime.Dot4<Block32DotPortable<TF>>(w, a, y, stride);
+
+    public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => OneAtATime.DotRows2<Block32DotPortable<TF>>(row0, row1, a, y);
+}

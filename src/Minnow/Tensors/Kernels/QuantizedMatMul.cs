@@ -1,0 +1,142 @@
+using System.Runtime.CompilerServices;
+using Minnow.Compression.Quantization;
+
+namespace Minnow.Tensors.Kernels;
+
+/// <summary>
+/// y = x·Wᵀ for a block-quantized weight matrix W [out, in] read in place (e.g. straight from a GGUF memory map) and
+/// fp32 activations x [tokens, in]. As ggml does, the activations are first quantized to int8 (per 32 values for the
+/// 32-element formats, per 256 for K-quants), so the inner loops are integer multiply-adds on the packed weights; the
+/// only extra error over dequantize-then-multiply is that int8 rounding of x. Threads split the output rows; each takes
+/// tiles of <see cref="RowTile"/> rows and runs every token through a tile before moving on, four tokens per decode of
+/// a weight block, so a prompt reads the weights once.
+/// </summary>
+public static unsafe class QuantizedMatMul
+{
+    private const int RowTile = 16;
+
+    [ThreadStatic] private static QuantizedActivations? _activations;
+
+    /// <summary>True for the block types this kernel multiplies.</summary>
+    public static bool Supports(DType type) => type is DType.Q8_0 or DType.Q4_0 or DType.Q4_1 or DType.Q5_0 or DType.Q5_1
+        or DType.Q2_K or DType.Q3_K or DType.Q4_K or DType.Q5_K or DType.Q6_K;
+
+    /// <summary>y[t, o] = Σᵢ x[t, i]·W[o, i] for t &lt; tokens.</summary>
+    public static void Compute(Tensor w, ReadOnlySpan<float> x, Span<float> y, int tokens, WorkerPool pool)
+    {
+        int outDim = w.Rows, inDim = w.Columns;
+        if (!Supports(w.DType))
+            throw Quantizer.Unsupported(w.DType);
+        if (x.Length < (long)tokens * inDim || y.Length < (long)tokens * outDim)
+            throw new ArgumentException($"matmul with '{w.Name}' [{outDim}, {inDim}]: buffers too small for {tokens} tokens");
+        if (tokens <= 0)
+            return;
+        var activations = _activations ??= new QuantizedActivations();
+        fixed (float* px = x, py = y)
+        {
+            var path = QuantizedSimd.Active;
+            activations.Prepare(px, tokens, inDim, w.DType.BlockSize(), grouped: path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512);
+            if (tokens >= 2 * pool.Threads)
+                pool.For(tokens, activations.Quantize);
+            else
+                activations.Quantize(0, tokens);
+            RangeAction rows = w.DType switch
+            {
+                DType.Q8_0 => Rows32<Q8_0Format>(path, w, activations, py),
+                DType.Q4_0 => Rows32<Q4_0Format>(path, w, activations, py),
+                DType.Q4_1 => Rows32<Q4_1Format>(path, w, activations, py),
+                DType.Q5_0 => Rows32<Q5_0Format>(path, w, activations, py),
+                DType.Q5_1 => Rows32<Q5_1Format>(path, w, activations, py),
+                DType.Q2_K => RowsK<Q2_KFormat>(path, w, activations, py),
+                DType.Q3_K => RowsK<Q3_KFormat>(path, w, activations, py),
+                DType.Q4_K => RowsK<Q4_KFormat>(path, w, activations, py),
+                DType.Q5_K => RowsK<Q5_KFormat>(path, w, activations, py),
+                _ => RowsK<Q6_KFormat>(path, w, activations, py),
+            };
+            pool.For((outDim + RowTile - 1) / RowTile, rows);
+        }
+    }
+
+    private static RangeAction Rows32<TF>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => path switch
+    {
+        // The 32-element formats have no 512-bit kernel (see Block32Dot256); AVX-512 CPUs with AVX-VNNI use its multiply.
+        QuantizedPath.Avx512 when !QuantizedSimd.IsSupported(QuantizedPath.AvxVnni) => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
+        QuantizedPath.Avx512 or QuantizedPath.AvxVnni => new Job<Block32Dot256<TF, VnniMac>>(w, a, y).Run,
+        QuantizedPath.Avx2 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
+        QuantizedPath.Portable => new Job<Block32DotPortable<TF>>(w, a, y).Run,
+        _ => new Job<DequantizedDot<TF>>(w, a, y).Run,
+    };
+
+    private static RangeAction RowsK<TK>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TK : ISuperBlock => path switch
+    {
+        QuantizedPath.Avx512 => new Job<SuperBlockDot512<TK>>(w, a, y).Run,
+        QuantizedPath.AvxVnni => new Job<SuperBlockDot256<TK, VnniMac>>(w, a, y).Run,
+        QuantizedPath.Avx2 => new Job<SuperBlockDot256<TK, Avx2Mac>>(w, a, y).Run,
+        QuantizedPath.Portable => new Job<SuperBlockDotPortable<TK>>(w, a, y).Run,
+        _ => new Job<DequantizedDot<TK>>(w, a, y).Run,
+    };
+
+    private sealed class Job<TDot>(Tensor w, QuantizedActivations a, float* y) where TDot : IQuantizedDot
+    {
+        private readonly byte* _w = (byte*)w.Data;
+        private readonly long _rowBytes = w.DType.ByteCount(w.Columns);
+        private readonly int _outDim = w.Rows;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int tileStart, int tileEnd)
+        {
+            int tokens = a.Tokens;
+            for (int tile = tileStart; tile < tileEnd; tile++)
+            {
+                int r0 = tile * RowTile, r1 = Math.Min(r0 + RowTile, _outDim);
+                int t = 0;
+                for (; t + 4 <= tokens; t += 4)
+                {
+                    var x = a.Row(t);
+                    for (int o = r0; o < r1; o++)
+                        TDot.Dot4(_w + o * _rowBytes, x, y + (long)t * _outDim + o, _outDim);
+                }
+                for (; t < tokens; t++)
+                {
+                    var x = a.Row(t);
+                    float* yt = y + (long)t * _outDim;
+                    int o = r0;
+                    for (; o + 2 <= r1; o += 2)
+                        TDot.DotRows2(_w + o * _rowBytes, _w + (o + 1) * _rowBytes, x, yt + o);
+                    for (; o < r1; o++)
+                        yt[o] = TDot.Dot1(_w + o * _rowBytes, x);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The scalar twin: dequantize the weight row with the bit-exact reference dequantizer, dequantize the int8
+/// activations, and take a plain float dot product in index order.
+/// </summary>
+internal unsafe struct DequantizedDot<TF> : IQuantizedDot where TF : IQuantFormat
+{
+    [ThreadStatic] private static float[]? _row;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Dot1(byte* w, in ActivationRow a)
+    {
+        int n = a.Length;
+        if (_row is null || _row.Length < n)
+            _row = new float[n];
+        var row = _row.AsSpan(0, n);
+        Quantizer.Dequantize(TF.Type, new ReadOnlySpan<byte>(w, (int)TF.Type.ByteCount(n)), row);
+        sbyte* x = a.Values;
+        float* d = a.Scales;
+        int blockSize = n / a.Blocks;
+        float sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += row[i] * (x[i] * d[i / blockSize]);
+        return sum;
+    }
+
+    public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => OneAtATime.Dot4<DequantizedDot<TF>>(w, a, y, stride);
+
+    public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => OneAtATime.DotRows2<DequantizedDot<TF>>(row0, row1, a, y);
+}

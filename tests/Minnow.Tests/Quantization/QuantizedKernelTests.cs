@@ -1,0 +1,171 @@
+using Minnow.Compression.Quantization;
+using Minnow.Generation;
+using Minnow.Tensors;
+using Minnow.Tensors.Kernels;
+
+namespace Minnow.Tests.Quantization;
+
+/// <summary>
+/// Every quantized kernel path against the scalar dequantize-then-dot twin, on odd shapes and random block bytes
+/// (every bit pattern, e.g. Q8_0's −128 and Q6_K's −128 scale); and the twin against float64 with exact activations,
+/// within the bound that int8 rounding of the activations allows. Tests that switch paths run serially.
+/// </summary>
+[Collection("Simd")]
+public class QuantizedKernelTests
+{
+    public static readonly DType[] Types = [DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.Q2_K, DType.Q3_K, DType.Q4_K, DType.Q5_K, DType.Q6_K];
+
+    public static IEnumerable<object[]> PathsAndTypes() =>
+        from path in Enum.GetValues<QuantizedPath>()
+        where path != QuantizedPath.Scalar && QuantizedSimd.IsSupported(path)
+        from type in Types
+        select new object[] { path, type };
+
+    /// <summary>Offsets of the half-float scales in a block, overwritten with finite values after filling with random bytes.</summary>
+    private static int[] ScaleOffsets(DType type) => type switch
+    {
+        DType.Q4_1 or DType.Q5_1 or DType.Q4_K or DType.Q5_K => [0, 2],
+        DType.Q2_K => [80, 82],
+        DType.Q3_K => [108],
+        DType.Q6_K => [208],
+        _ => [0],
+    };
+
+    internal static Tensor RandomWeights(DType type, int rows, int columns, ulong seed)
+    {
+        var w = Tensor.Allocate("w", type, rows, columns);
+        var bytes = w.AsSpan<byte>();
+        var rng = new Rng(seed);
+        for (int i = 0; i < bytes.Length; i++)
+            bytes[i] = (byte)rng.NextUInt32();
+        for (int block = 0; block < bytes.Length / type.BlockBytes(); block++)
+            foreach (int at in ScaleOffsets(type))
+                BitConverter.TryWriteBytes(bytes[(block * type.BlockBytes() + at)..], (Half)(0.001f + 0.02f * rng.NextFloat()));
+        return w;
+    }
+
+    internal static float[] RandomActivations(int n, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var x = new float[n];
+        for (int i = 0; i < n; i++)
+            x[i] = rng.NextGaussian() * (i % 7 == 0 ? 5 : 1);
+        return x;
+    }
+
+    private static float[] Run(QuantizedPath path, Tensor w, float[] x, int tokens, WorkerPool pool)
+    {
+        var saved = QuantizedSimd.Active;
+        QuantizedSimd.Active = path;
+        try
+        {
+            var y = new float[tokens * w.Rows];
+            MatMul.Compute(w, x, y, tokens, pool);
+            return y;
+        }
+        finally
+        {
+            QuantizedSimd.Active = saved;
+        }
+    }
+
+    private static IEnumerable<(int Rows, int Columns, int Tokens)> Shapes(DType type)
+    {
+        int block = type.BlockSize();
+        yield return (1, block, 1);
+        yield return (7, 3 * block, 3);
+        yield return (37, block == 32 ? 544 : 768, 9);
+        yield return (18, 2 * block, 4);
+        yield return (24, 5 * block, 1);
+        // Whole groups of eight blocks and an odd row count: decode takes rows two at a time, then the last alone.
+        yield return (33, 512, 1);
+        yield return (17, 256, 5);
+    }
+
+    [Theory]
+    [MemberData(nameof(PathsAndTypes))]
+    public void PathMatchesScalarTwin(QuantizedPath path, DType type)
+    {
+        using var pool = new WorkerPool(2);
+        foreach (var (rows, columns, tokens) in Shapes(type))
+        {
+            var w = RandomWeights(type, rows, columns, (ulong)(rows * columns));
+            var x = RandomActivations(tokens * columns, 7);
+            var fast = Run(path, w, x, tokens, pool);
+            var slow = Run(QuantizedPath.Scalar, w, x, tokens, pool);
+            var dequantized = TensorConvert.ToF32(w).AsFloats().ToArray();
+            for (int t = 0; t < tokens; t++)
+                for (int o = 0; o < rows; o++)
+                {
+                    double magnitude = 0;
+                    for (int i = 0; i < columns; i++)
+                        magnitude += Math.Abs(dequantized[o * columns + i] * x[t * columns + i]);
+                    float a = fast[t * rows + o], b = slow[t * rows + o];
+                    Assert.True(Math.Abs(a - b) <= 1e-5 * magnitude + 1e-6,
+                        $"{path} {type} [{rows}x{columns}] token {t} row {o}: {a} vs scalar {b} (magnitude {magnitude})");
+                }
+        }
+    }
+
+    [Theory]
+    [InlineData(DType.Q8_0)]
+    [InlineData(DType.Q4_1)]
+    [InlineData(DType.Q5_0)]
+    [InlineData(DType.Q4_K)]
+    [InlineData(DType.Q6_K)]
+    public void ScalarTwinIsDequantizeThenDotUpToActivationRounding(DType type)
+    {
+        using var pool = new WorkerPool(1);
+        int rows = 5, columns = 2 * type.BlockSize() * (type.BlockSize() == 32 ? 4 : 1), tokens = 2;
+        var w = RandomWeights(type, rows, columns, 11);
+        var x = RandomActivations(tokens * columns, 12);
+        var y = Run(QuantizedPath.Scalar, w, x, tokens, pool);
+        var dequantized = TensorConvert.ToF32(w).AsFloats().ToArray();
+        int block = type.BlockSize();
+        for (int t = 0; t < tokens; t++)
+            for (int o = 0; o < rows; o++)
+            {
+                double exact = 0, bound = 1e-4;
+                for (int b = 0; b < columns / block; b++)
+                {
+                    // Activations are rounded to multiples of d = max|x|/127 over their block: off by at most d/2 each.
+                    double amax = 0;
+                    for (int i = b * block; i < (b + 1) * block; i++)
+                        amax = Math.Max(amax, Math.Abs(x[t * columns + i]));
+                    for (int i = b * block; i < (b + 1) * block; i++)
+                    {
+                        exact += (double)dequantized[o * columns + i] * x[t * columns + i];
+                        bound += Math.Abs(dequantized[o * columns + i]) * amax / 127 / 2;
+                    }
+                }
+                Assert.True(Math.Abs(y[t * rows + o] - exact) <= bound, $"{type} token {t} row {o}: {y[t * rows + o]} vs {exact} (bound {bound})");
+            }
+    }
+
+    [Fact]
+    public void UnsupportedWeightTypesAreClearErrors()
+    {
+        using var pool = new WorkerPool(1);
+        var w = Tensor.Allocate("w", DType.F16, 2, 32);
+        var error = Assert.Throws<NotSupportedException>(() => MatMul.Compute(w, new float[32], new float[2], 1, pool));
+        Assert.Contains("unsupported tensor type F16", error.Message);
+    }
+
+    /// <summary>The kernels' eight-at-a-time half-float conversion is exact for every bit pattern (subnormals, infinities, NaNs).</summary>
+    [Fact]
+    public void VectorHalfConversionIsExact()
+    {
+        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            return;
+        for (int h = 0; h < 65536; h += 8)
+        {
+            var converted = HalfTable.ToSingle(System.Runtime.Intrinsics.Vector256.Create(h, h + 1, h + 2, h + 3, h + 4, h + 5, h + 6, h + 7));
+            for (int i = 0; i < 8; i++)
+            {
+                float expected = (float)BitConverter.UInt16BitsToHalf((ushort)(h + i));
+                Assert.True(float.IsNaN(expected) ? float.IsNaN(converted[i]) : BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(converted[i]),
+                    $"half 0x{h + i:X4}: {converted[i]} vs {expected}");
+            }
+        }
+    }
+}
