@@ -40,7 +40,7 @@ public static class ServeLoad
         if (url is null)
         {
             server = await MinnowServer.StartAsync(new MinnowServerOptions { Port = 0, Log = TextWriter.Null, MaxConcurrent = clientCounts.Max() },
-                () => ModelLoader.Load(DefaultModel.EnsureCreated(), new ModelLoadOptions { Threads = threads }));
+                () => ModelLoader.Load(DefaultModel.Locate(), new ModelLoadOptions { Threads = threads }));
             await server.Ready;
             url = server.Address.ToString();
         }
@@ -122,7 +122,7 @@ public static class ServeLoad
     {
         int threads = int.Parse(Arg(args, "--threads") ?? Environment.ProcessorCount.ToString());
         int batch = int.Parse(Arg(args, "--batch") ?? "16");
-        using var loaded = ModelLoader.Load(DefaultModel.EnsureCreated(), new ModelLoadOptions { Threads = threads });
+        using var loaded = ModelLoader.Load(DefaultModel.Locate(), new ModelLoadOptions { Threads = threads });
         var model = loaded.Model;
         var logits = new float[model.Config.VocabSize * batch];
         var tokens = Enumerable.Range(0, batch).Select(i => 3 + i).ToArray();
