@@ -131,33 +131,40 @@ public class TrainCliTests
         // ~1.6M parameters: each checkpoint is ~19 MB (weights and AdamW state), written and fsynced every step.
         string[] args = ["train", "--data", data, "--tokenizer", tokenizer, "--out", run, "--dim", "128", "--layers", "8", "--heads", "4",
             "--seq-len", "8", "--batch-size", "1", "--steps", "100000", "--checkpoint-interval", "1", "--eval-interval", "0", "--threads", "1"];
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        // The kill can only land after the temporary file is seen; should this (busy) machine let the write finish in
+        // between, the run is resumed and killed again.
+        bool killedMidWrite = false;
+        for (int attempt = 0; attempt < 3 && !killedMidWrite; attempt++)
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Minnow.Cli.dll"));
-        foreach (string a in args)
-            info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
-        bool midWrite = false;
-        var clock = Stopwatch.StartNew();
-        try
-        {
-            // Wait for a first complete checkpoint, then for the moment the next one is being written.
-            while (!File.Exists(checkpoint) && clock.Elapsed < TimeSpan.FromSeconds(60) && !process.HasExited)
-                Thread.Sleep(5);
-            while (clock.Elapsed < TimeSpan.FromSeconds(60) && !process.HasExited && !(midWrite = File.Exists(checkpoint + ".tmp")))
-                Thread.SpinWait(100);
+            var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Minnow.Cli.dll"));
+            foreach (string a in attempt == 0 ? args : ["train", "--out", run, "--resume"])
+                info.ArgumentList.Add(a);
+            using var process = Process.Start(info)!;
+            _ = process.StandardOutput.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync();
+            bool midWrite = false;
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                // Wait for a complete checkpoint (and a newer one on a retry), then for the moment the next one is being written.
+                while ((!File.Exists(checkpoint) || attempt > 0 && clock.Elapsed < TimeSpan.FromSeconds(1)) && clock.Elapsed < TimeSpan.FromSeconds(60) && !process.HasExited)
+                    Thread.Sleep(5);
+                while (clock.Elapsed < TimeSpan.FromSeconds(60) && !process.HasExited && !(midWrite = File.Exists(checkpoint + ".tmp")))
+                    Thread.SpinWait(100);
+            }
+            finally
+            {
+                process.Kill(); // SIGKILL: no handler runs, no file is closed.
+                process.WaitForExit();
+            }
+            Assert.True(midWrite, "never saw a checkpoint being written");
+            killedMidWrite = File.Exists(checkpoint + ".tmp");
         }
-        finally
-        {
-            process.Kill(); // SIGKILL: no handler runs, no file is closed.
-            process.WaitForExit();
-        }
-        Assert.True(midWrite, "never saw a checkpoint being written");
-        Assert.True(File.Exists(checkpoint + ".tmp"), "the kill came after the write had finished");
+        Assert.True(killedMidWrite, "three kills all came after the write had finished");
         var state = TrainingCheckpoint.ReadState(checkpoint);
         Assert.True(state.Step >= 1);
         Assert.Equal(state.Step, state.Losses.Length);
