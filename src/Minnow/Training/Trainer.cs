@@ -250,8 +250,7 @@ public static class Trainer
         }
         string gguf = Path.Combine(config.Out, GgufFileName);
         string temp = gguf + ".tmp";
-        GgufModelWriter.Write(temp, inference, (_, _, _) => dtype, (t, type) => TensorConvert.FromF32(t, type),
-            tokenizerKeys, Path.GetFileName(Path.GetFullPath(config.Out)));
+        GgufModelWriter.Write(temp, inference, Minnow.Compression.Quantization.QuantizationMix.Parse(config.ExportType), tokenizerKeys, Path.GetFileName(Path.GetFullPath(config.Out)));
         File.Move(temp, gguf, overwrite: true);
         return (folder, gguf, null, exported);
     }
