@@ -172,14 +172,11 @@ public sealed class Llama2cTokenizer : ITokenizer
         }
         foreach (var word in MetaspaceWords.Split(bytes, ' '))
         {
-            if (_cache.TryGet(word, out int[] cached))
-                ids.AddRange(cached);
-            else
-            {
-                int before = ids.Count;
-                EncodeWord(word, ids);
-                _cache.Add(word, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)[before..]);
-            }
+            if (_cache.TryAppend(word, ids))
+                continue;
+            int before = ids.Count;
+            EncodeWord(word, ids);
+            _cache.Add(word, ids, before);
         }
     }
 

@@ -119,13 +119,8 @@ internal sealed class BpeModel : ITokenModel
 
     private void TokenizeWord(ReadOnlySpan<char> piece, bool byteLevel, List<int> ids)
     {
-        if (piece.IsEmpty)
+        if (_cache.TryAppend(piece, ids))
             return;
-        if (_cache.TryGet(piece, out int[] cached))
-        {
-            ids.AddRange(cached);
-            return;
-        }
         int start = ids.Count;
         if (!byteLevel)
             TokenizeChars(piece, ids);
@@ -133,7 +128,7 @@ internal sealed class BpeModel : ITokenModel
             TokenizeBytes(piece, ids);
         else
             TokenizeChars(ByteLevelAlphabet.Encode(piece.ToString()), ids);
-        _cache.Add(piece, SpanLookup.AsSpan(ids)[start..]);
+        _cache.Add(piece, ids, start);
     }
 
     /// <summary>Byte-level input: one symbol per UTF-8 byte, ids straight from the byte table.</summary>

@@ -49,13 +49,8 @@ internal sealed class TiktokenModel : ITokenModel
 
     public void Tokenize(ReadOnlySpan<char> piece, bool byteLevel, List<int> ids)
     {
-        if (piece.IsEmpty)
+        if (_cache.TryAppend(piece, ids))
             return;
-        if (_cache.TryGet(piece, out int[] cached))
-        {
-            ids.AddRange(cached);
-            return;
-        }
         int start = ids.Count;
         byte[] bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(piece.Length));
         MergeSymbol[]? rented = null;
@@ -81,7 +76,7 @@ internal sealed class TiktokenModel : ITokenModel
             if (rented is not null)
                 ArrayPool<MergeSymbol>.Shared.Return(rented);
         }
-        _cache.Add(piece, SpanLookup.AsSpan(ids)[start..]);
+        _cache.Add(piece, ids, start);
     }
 
     /// <summary>Two adjacent parts merge when their bytes together are a token; its rank is the priority.</summary>

@@ -69,13 +69,8 @@ internal sealed class UnigramModel : ITokenModel
 
     public void Tokenize(ReadOnlySpan<char> piece, bool byteLevel, List<int> ids)
     {
-        if (piece.IsEmpty)
+        if (_cache.TryAppend(piece, ids))
             return;
-        if (_cache.TryGet(piece, out int[] cached))
-        {
-            ids.AddRange(cached);
-            return;
-        }
         int start = ids.Count;
         string text = byteLevel ? ByteLevelAlphabet.Encode(piece.ToString()) : piece.ToString();
         foreach (var (id, from, to) in Viterbi(text))
@@ -88,7 +83,7 @@ internal sealed class UnigramModel : ITokenModel
                 continue;
             ids.Add(id);
         }
-        _cache.Add(piece, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)[start..]);
+        _cache.Add(piece, ids, start);
     }
 
     private bool TryBytes(ReadOnlySpan<char> text, List<int> ids)

@@ -16,16 +16,29 @@ internal sealed class WordCache
 
     public WordCache(int capacity = 65536) => _capacity = capacity;
 
-    public bool TryGet(ReadOnlySpan<char> piece, out int[] ids) =>
-        _maps.Value!.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(piece, out ids!);
-
-    public void Add(ReadOnlySpan<char> piece, ReadOnlySpan<int> ids)
+    /// <summary>
+    /// True when there is nothing left to do for <paramref name="piece"/>: it is empty, or its cached ids were appended
+    /// to <paramref name="ids"/>. Otherwise the caller tokenizes it and hands the result to <see cref="Add"/>.
+    /// </summary>
+    public bool TryAppend(ReadOnlySpan<char> piece, List<int> ids)
     {
+        if (piece.IsEmpty)
+            return true;
+        if (!_maps.Value!.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(piece, out int[]? cached))
+            return false;
+        ids.AddRange(cached);
+        return true;
+    }
+
+    /// <summary>Remembers the ids the caller appended for <paramref name="piece"/>: those of <paramref name="ids"/> from <paramref name="start"/> on.</summary>
+    public void Add(ReadOnlySpan<char> piece, List<int> ids, int start)
+    {
+        var added = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)[start..];
         if (piece.Length > MaxPieceLength)
             return;
         var map = _maps.Value!;
         if (map.Count >= _capacity)
             map.Clear();
-        map.GetAlternateLookup<ReadOnlySpan<char>>().TryAdd(piece, ids.ToArray());
+        map.GetAlternateLookup<ReadOnlySpan<char>>().TryAdd(piece, added.ToArray());
     }
 }

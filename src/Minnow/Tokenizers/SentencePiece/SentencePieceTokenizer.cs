@@ -145,14 +145,11 @@ public sealed class SentencePieceTokenizer : ITokenizer
         {
             foreach (var word in MetaspaceWords.Split(normalized))
             {
-                if (_cache.TryGet(word, out int[] cached))
-                    ids.AddRange(cached);
-                else
-                {
-                    int before = ids.Count;
-                    SegmentWord(word, ids);
-                    _cache.Add(word, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)[before..]);
-                }
+                if (_cache.TryAppend(word, ids))
+                    continue;
+                int before = ids.Count;
+                SegmentWord(word, ids);
+                _cache.Add(word, ids, before);
             }
         }
         // Runs of unknown pieces are one unknown piece (SentencePiece merges them so that decoding can copy them).
