@@ -3,6 +3,8 @@ using System.Numerics;
 using System.Runtime.Intrinsics;
 using Minnow.Tensors.Kernels;
 
+using static Minnow.Tests.Kernels.KernelTests;
+
 namespace Minnow.Tests.Kernels;
 
 /// <summary>The training kernels (backward passes, attention, cross-entropy, optimizer updates): every SIMD width against the scalar twins, on odd shapes.</summary>
@@ -11,22 +13,6 @@ public unsafe class BackwardKernelTests
 {
     public static IEnumerable<object[]> Widths() =>
         Enum.GetValues<SimdWidth>().Where(w => w <= Simd.Best).Select(w => new object[] { w });
-
-    private static float[] Random(int n, ulong seed)
-    {
-        var rng = new Rng(seed);
-        var x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = rng.NextGaussian();
-        return x;
-    }
-
-    private static void WithWidth(SimdWidth width, Action body)
-    {
-        var saved = Simd.Active;
-        Simd.Active = width;
-        try { body(); }
-        finally { Simd.Active = saved; }
-    }
 
     private static void AssertClose(float[] expected, float[] actual, double tolerance, string what)
     {

@@ -11,7 +11,8 @@ public class KernelTests
     public static IEnumerable<object[]> Widths() =>
         Enum.GetValues<SimdWidth>().Where(w => w <= Simd.Best).Select(w => new object[] { w });
 
-    private static float[] Random(int n, ulong seed)
+    /// <summary>Gaussian test values (shared with the other kernel test classes).</summary>
+    internal static float[] Random(int n, ulong seed)
     {
         var rng = new Rng(seed);
         var x = new float[n];
@@ -19,7 +20,8 @@ public class KernelTests
         return x;
     }
 
-    private static void WithWidth(SimdWidth width, Action body)
+    /// <summary>Runs <paramref name="body"/> with the kernels forced to <paramref name="width"/>.</summary>
+    internal static void WithWidth(SimdWidth width, Action body)
     {
         var saved = Simd.Active;
         Simd.Active = width;
