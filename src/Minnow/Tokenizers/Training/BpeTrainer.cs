@@ -17,17 +17,27 @@ public static class BpeTrainer
     private static readonly PatternSplitter Gpt2 = new GptSplitter(GptSplitter.Flavor.Gpt2, GptSplitter.ContractionCase.LowerOnly);
 
     /// <summary>
+    /// Checks the special tokens and the vocabulary size of a byte-based tokenizer and returns its base size: the
+    /// special tokens plus the 256 bytes (shared by the trainers).
+    /// </summary>
+    internal static int BaseSize(int vocabSize, IReadOnlyList<string> specialTokens)
+    {
+        if (specialTokens.Distinct().Count() != specialTokens.Count || specialTokens.Any(string.IsNullOrEmpty))
+            throw new InvalidInputException("special tokens must be distinct and non-empty");
+        int baseSize = specialTokens.Count + 256;
+        if (vocabSize < baseSize)
+            throw new InvalidInputException($"--vocab-size {vocabSize} is smaller than the {baseSize} base tokens (256 bytes + {specialTokens.Count} special)");
+        return baseSize;
+    }
+
+    /// <summary>
     /// Trains on <paramref name="texts"/>. Ids: the special tokens first, then the 256 bytes, then merges in order.
     /// </summary>
     public static ITokenizer Train(IEnumerable<string> texts, int vocabSize, IReadOnlyList<string>? specialTokens = null,
         IProgress<TokenizerTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         specialTokens ??= [];
-        if (specialTokens.Distinct().Count() != specialTokens.Count || specialTokens.Any(string.IsNullOrEmpty))
-            throw new InvalidInputException("special tokens must be distinct and non-empty");
-        int baseSize = specialTokens.Count + 256;
-        if (vocabSize < baseSize)
-            throw new InvalidInputException($"--vocab-size {vocabSize} is smaller than the {baseSize} base tokens (256 bytes + {specialTokens.Count} special)");
+        int baseSize = BaseSize(vocabSize, specialTokens);
 
         // Distinct words and how often each occurs.
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -15,11 +15,7 @@ public static class CharTokenizerTrainer
         IProgress<TokenizerTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         specialTokens ??= [];
-        if (specialTokens.Distinct().Count() != specialTokens.Count || specialTokens.Any(string.IsNullOrEmpty))
-            throw new InvalidInputException("special tokens must be distinct and non-empty");
-        int baseSize = specialTokens.Count + 256;
-        if (vocabSize < baseSize)
-            throw new InvalidInputException($"--vocab-size {vocabSize} is smaller than the {baseSize} base tokens (256 bytes + {specialTokens.Count} special)");
+        int baseSize = BpeTrainer.BaseSize(vocabSize, specialTokens);
 
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         long read = 0;
