@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using Minnow.Compression.Quantization;
 
 namespace Minnow.Tensors.Kernels;
@@ -76,8 +77,19 @@ public static unsafe class QuantizedMatMul
         _ => new Job<DequantizedDot<TK>>(w, a, y).Run,
     };
 
+    /// <summary>
+    /// How far ahead of the two rows being multiplied decode prefetches the weights, in bytes, or 0 for none. Measured
+    /// on the 110M model's own memory-mapped matrices (one token, this Zen 4 VM, the same process alternating): 2 KB
+    /// ahead streams Q4_0 at +39 % (1 thread) / +19 % (2 threads) and Q4_1 at +19 % / +13 %, whose kernels are fast
+    /// enough per byte to wait on memory; it costs Q8_0 18–25 %, Q6_K 10 %, Q4_K 5 % and does nothing for Q5_0, whose
+    /// kernels are bound by their own arithmetic, so those go without. 1–4 KB measured alike.
+    /// </summary>
+    private static long PrefetchDistance(QuantizedPath path, DType type) =>
+        Sse.IsSupported && path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512 && type is DType.Q4_0 or DType.Q4_1 ? 2048 : 0;
+
     private sealed class Job<TDot>(Tensor w, QuantizedActivations a, float* y) where TDot : IQuantizedDot
     {
+        private readonly long _prefetch = PrefetchDistance(QuantizedSimd.Active, w.DType);
         private readonly byte* _w = (byte*)w.Data;
         private readonly long _rowBytes = w.DType.ByteCount(w.Columns);
         private readonly int _outDim = w.Rows;
@@ -102,7 +114,12 @@ public static unsafe class QuantizedMatMul
                     float* yt = y + (long)t * _outDim;
                     int o = r0;
                     for (; o + 2 <= r1; o += 2)
+                    {
+                        if (_prefetch > 0)
+                            for (long at = 0; at < 2 * _rowBytes; at += 64)
+                                Sse.Prefetch0(_w + o * _rowBytes + _prefetch + at);
                         TDot.DotRows2(_w + o * _rowBytes, _w + (o + 1) * _rowBytes, x, yt + o);
+                    }
                     for (; o < r1; o++)
                         yt[o] = TDot.Dot1(_w + o * _rowBytes, x);
                 }
