@@ -138,13 +138,26 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
             if (TF.HasMin)
                 accMin = Vector256.FusedMultiplyAdd(Halves(w, 2), Vector256.Load(s + b), accMin);
         }
+        float offset = Tail(ref acc, w, x, a, b);
+        return Vector256.Sum(acc + accMin) + offset;
+    }
+
+    /// <summary>
+    /// Blocks [b, a.Blocks) one at a time, in natural activation order (a row's last blocks mod 8): their Σw·x terms
+    /// into <paramref name="acc"/>; returns their zero-point and min terms.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Tail(ref Vector256<float> acc, byte* w, sbyte* x, in ActivationRow a, int b)
+    {
+        float* d = a.Scales, s = a.BlockSums;
+        int* q = a.QSums;
         float offset = 0;
-        for (; b < blocks; b++, w += TF.Bytes, x += 32)
+        for (; b < a.Blocks; b++, w += TF.Bytes, x += 32)
         {
             acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x)), Vector256.Create(HalfTable.At(w) * d[b]), acc);
             offset += Offset(w, d[b], s[b], q[b]);
         }
-        return Vector256.Sum(acc + accMin) + offset;
+        return offset;
     }
 
     /// <summary>Two rows against one token: the activations are loaded once and the two reductions overlap.</summary>
@@ -153,7 +166,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
     {
         int blocks = a.Blocks;
         // Q8_0's signed pairs need more registers than two rows leave: measured slower there, so one row at a time.
-        if (TF.Signed || (blocks & 7) != 0)
+        if (TF.Signed)
         {
             y[0] = Dot1(w0, a);
             y[1] = Dot1(w1, a);
@@ -163,7 +176,8 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         float* d = a.Scales, s = a.BlockSums;
         int* q = a.QSums;
         Vector256<float> acc0 = default, acc1 = default;
-        for (int b = 0; b < blocks; b += 8, w0 += 8 * TF.Bytes, w1 += 8 * TF.Bytes, x += 256)
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8, w0 += 8 * TF.Bytes, w1 += 8 * TF.Bytes, x += 256)
         {
             var dx = Vector256.Load(d + b);
             acc0 = Vector256.FusedMultiplyAdd(new Eight(w0).Dots(x, q + b), Halves(w0, 0) * dx, acc0);
@@ -175,8 +189,9 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
                 acc1 = Vector256.FusedMultiplyAdd(Halves(w1, 2), sums, acc1);
             }
         }
-        y[0] = Vector256.Sum(acc0);
-        y[1] = Vector256.Sum(acc1);
+        float offset0 = Tail(ref acc0, w0, x, a, b), offset1 = Tail(ref acc1, w1, x, a, b);
+        y[0] = Vector256.Sum(acc0) + offset0;
+        y[1] = Vector256.Sum(acc1) + offset1;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
