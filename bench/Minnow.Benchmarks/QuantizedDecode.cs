@@ -11,7 +11,8 @@ namespace Minnow.Benchmarks;
 /// `quant-decode MODEL... [--types f32,q8_0,q4_0,q4_k_m] [--threads 1,2] [--prompt 32] [--gen 64] [--runs 5] [--dir DIR]`:
 /// converts each Llama-family model (llama2.c checkpoint or HF folder) to GGUF files of each type, loads them through
 /// <see cref="ModelLoader"/> (weights memory-mapped, quantized blocks used in place) and measures prefill and decode
-/// with <see cref="SpeedBenchmark"/> (medians of the runs), next to the read bandwidth measured in the same run.
+/// with <see cref="SpeedBenchmark"/> in rounds — every type once per round, after a read-bandwidth pass — so each
+/// ratio (to F32, to the bandwidth) is taken within one round and the table shows the medians over rounds.
 /// Decode reads every weight once per token, so weight_bytes × tokens/s is the bandwidth decoding achieves.
 /// Files are written as `minnow convert --type` writes them (<see cref="GgufModelWriter"/> with a <see cref="QuantizationMix"/>).
 /// </summary>
@@ -28,7 +29,7 @@ public static class QuantizedDecode
         string dir = Option("--dir", Path.Combine(Path.GetTempPath(), "minnow-quant-decode"));
         Directory.CreateDirectory(dir);
 
-        var rows = new List<(string Model, string Type, int Threads, SpeedResult Speed, double Bandwidth)>();
+        var rows = new List<Row>();
         foreach (string model in models)
         {
             string name = Path.GetFileNameWithoutExtension(model.TrimEnd('/'));
@@ -43,26 +44,56 @@ public static class QuantizedDecode
                     }
             foreach (int threads in threadCounts)
             {
-                double bandwidth = MachineLimits.ReadBandwidthGBps(threads);
-                foreach (var (type, file) in files)
+                var loaded = types.Select(t => ModelLoader.Load(files[t], new ModelLoadOptions { Threads = threads })).ToArray();
+                try
                 {
-                    using var loaded = ModelLoader.Load(file, new ModelLoadOptions { Threads = threads });
-                    var speed = SpeedBenchmark.Run(loaded.Model, threads, prompt, gen, runs);
-                    rows.Add((name, type, threads, speed, bandwidth));
-                    Console.Error.WriteLine($"{name} {type} threads={threads}: decode {speed.DecodeTokensPerSecond:F1} tok/s");
+                    foreach (var l in loaded)
+                        SpeedBenchmark.Run(l.Model, threads, prompt, gen, runs: 1);
+                    // Rounds: each type once per round next to a read-bandwidth pass, so the ratios compare figures taken
+                    // minutes apart at most seconds apart (this VM's speed drifts by a third between minutes).
+                    var speeds = new SpeedResult[runs, types.Length];
+                    var bandwidths = new double[runs];
+                    for (int r = 0; r < runs; r++)
+                    {
+                        bandwidths[r] = MachineLimits.ReadBandwidthGBps(threads);
+                        for (int i = 0; i < types.Length; i++)
+                            speeds[r, i] = SpeedBenchmark.Run(loaded[i].Model, threads, prompt, gen, runs: 1);
+                        Console.Error.WriteLine($"{name} threads={threads} round {r + 1}/{runs}: read {bandwidths[r]:F1} GB/s, decode " +
+                            string.Join(", ", types.Select((t, i) => $"{t} {speeds[r, i].DecodeTokensPerSecond:F1}")) + " tok/s");
+                    }
+                    int f32 = Array.IndexOf(types, "f32");
+                    for (int i = 0; i < types.Length; i++)
+                    {
+                        var round = Enumerable.Range(0, runs).ToArray();
+                        double Gbps(int r) => speeds[r, i].WeightBytes * speeds[r, i].DecodeTokensPerSecond / 1e9;
+                        rows.Add(new Row(name, types[i], threads, speeds[0, i].WeightBytes,
+                            Median(round.Select(r => speeds[r, i].PrefillTokensPerSecond)), Median(round.Select(r => speeds[r, i].DecodeTokensPerSecond)),
+                            f32 < 0 ? double.NaN : Median(round.Select(r => speeds[r, i].DecodeTokensPerSecond / speeds[r, f32].DecodeTokensPerSecond)),
+                            Median(round.Select(Gbps)), Median(bandwidths), Median(round.Select(r => Gbps(r) / bandwidths[r]))));
+                    }
+                }
+                finally
+                {
+                    foreach (var l in loaded)
+                        l.Dispose();
                 }
             }
         }
 
+        Console.WriteLine("Medians over rounds; × f32 and \"of read\" are medians of same-round ratios.");
         Console.WriteLine($"{"model",-10} {"type",-7} {"thr",3} {"weight MB",9} {"prefill tok/s",13} {"decode tok/s",12} {"× f32",6} {"decode GB/s",11} {"read GB/s",9} {"of read",7}");
         foreach (var r in rows)
-        {
-            var f32 = rows.FirstOrDefault(o => o.Model == r.Model && o.Threads == r.Threads && o.Type == "f32");
-            double gbps = r.Speed.WeightBytes * r.Speed.DecodeTokensPerSecond / 1e9;
-            string ratio = f32.Speed is null ? "" : $"{r.Speed.DecodeTokensPerSecond / f32.Speed.DecodeTokensPerSecond:F2}";
-            Console.WriteLine($"{r.Model,-10} {r.Type,-7} {r.Threads,3} {r.Speed.WeightBytes / 1e6,9:F1} {r.Speed.PrefillTokensPerSecond,13:F1} {r.Speed.DecodeTokensPerSecond,12:F1} {ratio,6} {gbps,11:F2} {r.Bandwidth,9:F2} {100 * gbps / r.Bandwidth,6:F0}%");
-        }
+            Console.WriteLine($"{r.Model,-10} {r.Type,-7} {r.Threads,3} {r.WeightBytes / 1e6,9:F1} {r.Prefill,13:F1} {r.Decode,12:F1} {(double.IsNaN(r.TimesF32) ? "" : r.TimesF32.ToString("F2")),6} {r.DecodeGbps,11:F2} {r.ReadGbps,9:F2} {100 * r.OfRead,6:F0}%");
         return 0;
+    }
+
+    private sealed record Row(string Model, string Type, int Threads, long WeightBytes, double Prefill, double Decode, double TimesF32,
+        double DecodeGbps, double ReadGbps, double OfRead);
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>Largest logit difference between the source model and the converted file on a short random prompt.</summary>
