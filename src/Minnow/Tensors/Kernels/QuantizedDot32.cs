@@ -138,26 +138,28 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
             if (TF.HasMin)
                 accMin = Vector256.FusedMultiplyAdd(Halves(w, 2), Vector256.Load(s + b), accMin);
         }
-        float offset = Tail(ref acc, w, x, a, b);
-        return Vector256.Sum(acc + accMin) + offset;
+        return Vector256.Sum(acc + accMin) + Tail(w, x, a, b);
     }
 
     /// <summary>
-    /// Blocks [b, a.Blocks) one at a time, in natural activation order (a row's last blocks mod 8): their Σw·x terms
-    /// into <paramref name="acc"/>; returns their zero-point and min terms.
+    /// The value of blocks [b, a.Blocks) taken one at a time, in natural activation order (a row's last blocks mod 8).
+    /// It keeps its own accumulator: one passed by reference would pin the caller's to memory for the whole loop.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Tail(ref Vector256<float> acc, byte* w, sbyte* x, in ActivationRow a, int b)
+    private static float Tail(byte* w, sbyte* x, in ActivationRow a, int b)
     {
+        if (b == a.Blocks)
+            return 0;
         float* d = a.Scales, s = a.BlockSums;
         int* q = a.QSums;
+        var acc = Vector256<float>.Zero;
         float offset = 0;
         for (; b < a.Blocks; b++, w += TF.Bytes, x += 32)
         {
             acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x)), Vector256.Create(HalfTable.At(w) * d[b]), acc);
             offset += Offset(w, d[b], s[b], q[b]);
         }
-        return offset;
+        return Vector256.Sum(acc) + offset;
     }
 
     /// <summary>Two rows against one token: the activations are loaded once and the two reductions overlap.</summary>
@@ -189,9 +191,8 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
                 acc1 = Vector256.FusedMultiplyAdd(Halves(w1, 2), sums, acc1);
             }
         }
-        float offset0 = Tail(ref acc0, w0, x, a, b), offset1 = Tail(ref acc1, w1, x, a, b);
-        y[0] = Vector256.Sum(acc0) + offset0;
-        y[1] = Vector256.Sum(acc1) + offset1;
+        y[0] = Vector256.Sum(acc0) + Tail(w0, x, a, b);
+        y[1] = Vector256.Sum(acc1) + Tail(w1, x, a, b);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
