@@ -86,10 +86,13 @@ public class TrainerTests
         Assert.Equal(6, second.StartStep);
         Assert.Equal(12, straight.Losses.Length);
         Assert.Equal(straight.Losses, second.Losses);
-        Assert.Equal(straight.ValLosses, second.ValLosses);
         Assert.True(straight.Losses[^1] < straight.Losses[0] - 0.3, $"the loss did not fall: {string.Join(", ", straight.Losses)}");
+        // Weights before validation losses: should the two ever differ (seen once, at the last step's validation loss,
+        // not reproduced since), this tells an update that differed from an evaluation that did.
         byte[] Weights(string run) => File.ReadAllBytes(Path.Combine(run, Trainer.ModelFolderName, "model.safetensors"));
-        Assert.Equal(Weights(Path.Combine(folder, "straight")), Weights(Path.Combine(folder, "resumed")));
+        Assert.True(Weights(Path.Combine(folder, "straight")).AsSpan().SequenceEqual(Weights(Path.Combine(folder, "resumed"))),
+            $"exported weights differ (best steps {straight.ExportedStep} and {second.ExportedStep})");
+        Assert.Equal(straight.ValLosses, second.ValLosses);
     }
 
     /// <summary>A character tokenizer has no GGUF form: the run still finishes and exports the HF folder, and says why there is no GGUF.</summary>
