@@ -107,6 +107,42 @@ public class QuantizedKernelTests
         }
     }
 
+    /// <summary>
+    /// q/k/v and gate/up as one parallel section with the input quantized once give exactly what separate products
+    /// give, also when the types mix (Q4_K_M puts Q6_K next to Q4_K) and when they cannot share activations
+    /// (a 32-element format next to a K-quant: run one after another).
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Q4_K, DType.Q6_K, DType.Q4_K, 512)]
+    [InlineData(DType.Q4_0, DType.Q8_0, DType.Q5_0, 544)]
+    [InlineData(DType.Q4_0, DType.Q4_K, DType.Q6_K, 256)]
+    public void MatricesSharingAnInputMatchSeparateProducts(DType type0, DType type1, DType type2, int columns)
+    {
+        using var pool = new WorkerPool(2);
+        var w0 = RandomWeights(type0, 37, columns, 21);
+        var w1 = RandomWeights(type1, 16, columns, 22);
+        var w2 = RandomWeights(type2, 50, columns, 23);
+        foreach (int tokens in new[] { 1, 6 })
+        {
+            var x = RandomActivations(tokens * columns, 24);
+            float[] Separate(Tensor w)
+            {
+                var y = new float[tokens * w.Rows];
+                MatMul.Compute(w, x, y, tokens, pool);
+                return y;
+            }
+            var (y0, y1, y2) = (new float[tokens * w0.Rows], new float[tokens * w1.Rows], new float[tokens * w2.Rows]);
+            MatMul.Compute(x, tokens, pool, w0, y0, w1, y1, w2, y2);
+            Assert.Equal(Separate(w0), y0);
+            Assert.Equal(Separate(w1), y1);
+            Assert.Equal(Separate(w2), y2);
+            var (g, u) = (new float[tokens * w0.Rows], new float[tokens * w1.Rows]);
+            MatMul.Compute(x, tokens, pool, w0, g, w1, u);
+            Assert.Equal(Separate(w0), g);
+            Assert.Equal(Separate(w1), u);
+        }
+    }
+
     [Theory]
     [InlineData(DType.Q8_0)]
     [InlineData(DType.Q4_1)]

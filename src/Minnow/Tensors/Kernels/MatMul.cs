@@ -38,8 +38,13 @@ public static unsafe class MatMul
     {
         if (w0.DType != DType.F32 || w1.DType != DType.F32)
         {
-            Compute(w0, x, y0, tokens, pool);
-            Compute(w1, x, y1, tokens, pool);
+            if (QuantizedMatMul.Supports(w0.DType) && QuantizedMatMul.Supports(w1.DType))
+                QuantizedMatMul.Compute(x, tokens, pool, w0, y0, w1, y1);
+            else
+            {
+                Compute(w0, x, y0, tokens, pool);
+                Compute(w1, x, y1, tokens, pool);
+            }
             return;
         }
         var p = Begin();
@@ -58,9 +63,14 @@ public static unsafe class MatMul
     {
         if (w0.DType != DType.F32 || w1.DType != DType.F32 || w2.DType != DType.F32)
         {
-            Compute(w0, x, y0, tokens, pool);
-            Compute(w1, x, y1, tokens, pool);
-            Compute(w2, x, y2, tokens, pool);
+            if (QuantizedMatMul.Supports(w0.DType) && QuantizedMatMul.Supports(w1.DType) && QuantizedMatMul.Supports(w2.DType))
+                QuantizedMatMul.Compute(x, tokens, pool, w0, y0, w1, y1, w2, y2);
+            else
+            {
+                Compute(w0, x, y0, tokens, pool);
+                Compute(w1, x, y1, tokens, pool);
+                Compute(w2, x, y2, tokens, pool);
+            }
             return;
         }
         var p = Begin();

@@ -25,38 +25,103 @@ public static unsafe class QuantizedMatMul
     /// <summary>y[t, o] = Σᵢ x[t, i]·W[o, i] for t &lt; tokens.</summary>
     public static void Compute(Tensor w, ReadOnlySpan<float> x, Span<float> y, int tokens, WorkerPool pool)
     {
-        int outDim = w.Rows, inDim = w.Columns;
-        if (!Supports(w.DType))
-            throw Quantizer.Unsupported(w.DType);
-        if (x.Length < (long)tokens * inDim || y.Length < (long)tokens * outDim)
-            throw new ArgumentException($"matmul with '{w.Name}' [{outDim}, {inDim}]: buffers too small for {tokens} tokens");
+        Check(w, x, y, tokens);
         if (tokens <= 0)
             return;
-        var activations = _activations ??= new QuantizedActivations();
         fixed (float* px = x, py = y)
         {
             var path = QuantizedSimd.Active;
-            activations.Prepare(px, tokens, inDim, w.DType.BlockSize(), grouped: path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512);
-            if (tokens >= 2 * pool.Threads)
-                pool.For(tokens, activations.Quantize);
-            else
-                activations.Quantize(0, tokens);
-            RangeAction rows = w.DType switch
-            {
-                DType.Q8_0 => Rows32<Q8_0Format>(path, w, activations, py),
-                DType.Q4_0 => Rows32<Q4_0Format>(path, w, activations, py),
-                DType.Q4_1 => Rows32<Q4_1Format>(path, w, activations, py),
-                DType.Q5_0 => Rows32<Q5_0Format>(path, w, activations, py),
-                DType.Q5_1 => Rows32<Q5_1Format>(path, w, activations, py),
-                DType.Q2_K => RowsK<Q2_KFormat>(path, w, activations, py),
-                DType.Q3_K => RowsK<Q3_KFormat>(path, w, activations, py),
-                DType.Q4_K => RowsK<Q4_KFormat>(path, w, activations, py),
-                DType.Q5_K => RowsK<Q5_KFormat>(path, w, activations, py),
-                _ => RowsK<Q6_KFormat>(path, w, activations, py),
-            };
-            pool.For((outDim + RowTile - 1) / RowTile, rows);
+            var activations = Quantize(path, px, tokens, w, pool);
+            pool.For(Tiles(w), Rows(path, w, activations, py));
         }
     }
+
+    /// <summary>
+    /// y0 = x·W0ᵀ, y1 = x·W1ᵀ and, if <paramref name="w2"/> is given, y2 = x·W2ᵀ (q/k/v, gate/up) in one parallel
+    /// section with x quantized once, as <see cref="MatMul"/> does for F32 weights: one dispatch and one wait instead of
+    /// two or three. The matrices may be of different block types as long as they quantize activations alike (all
+    /// 32-element formats, or all K-quants); otherwise they run one after another. Results equal separate calls'.
+    /// </summary>
+    public static void Compute(ReadOnlySpan<float> x, int tokens, WorkerPool pool, Tensor w0, Span<float> y0, Tensor w1, Span<float> y1,
+        Tensor? w2 = null, Span<float> y2 = default)
+    {
+        int blockSize = w0.DType.BlockSize();
+        if (w1.DType.BlockSize() != blockSize || w1.Columns != w0.Columns
+            || (w2 is not null && (w2.DType.BlockSize() != blockSize || w2.Columns != w0.Columns)))
+        {
+            Compute(w0, x, y0, tokens, pool);
+            Compute(w1, x, y1, tokens, pool);
+            if (w2 is not null)
+                Compute(w2, x, y2, tokens, pool);
+            return;
+        }
+        Check(w0, x, y0, tokens);
+        Check(w1, x, y1, tokens);
+        if (w2 is not null)
+            Check(w2, x, y2, tokens);
+        if (tokens <= 0)
+            return;
+        fixed (float* px = x, p0 = y0, p1 = y1, p2 = y2)
+        {
+            var path = QuantizedSimd.Active;
+            var activations = Quantize(path, px, tokens, w0, pool);
+            var rows0 = Rows(path, w0, activations, p0);
+            var rows1 = Rows(path, w1, activations, p1);
+            var rows2 = w2 is null ? null : Rows(path, w2, activations, p2);
+            int tiles0 = Tiles(w0), tiles1 = Tiles(w1), tiles2 = w2 is null ? 0 : Tiles(w2);
+            pool.For(tiles0 + tiles1 + tiles2, (start, end) =>
+            {
+                // Tiles are numbered matrix after matrix; each matrix runs its part of [start, end).
+                RunPart(rows0, 0, tiles0, start, end);
+                RunPart(rows1, tiles0, tiles1, start, end);
+                if (rows2 is not null)
+                    RunPart(rows2, tiles0 + tiles1, tiles2, start, end);
+            });
+        }
+    }
+
+    private static void RunPart(RangeAction rows, int first, int count, int start, int end)
+    {
+        int s = Math.Max(start, first), e = Math.Min(end, first + count);
+        if (s < e)
+            rows(s - first, e - first);
+    }
+
+    private static void Check(Tensor w, ReadOnlySpan<float> x, Span<float> y, int tokens)
+    {
+        if (!Supports(w.DType))
+            throw Quantizer.Unsupported(w.DType);
+        if (x.Length < (long)tokens * w.Columns || y.Length < (long)tokens * w.Rows)
+            throw new ArgumentException($"matmul with '{w.Name}' [{w.Rows}, {w.Columns}]: buffers too small for {tokens} tokens");
+    }
+
+    private static int Tiles(Tensor w) => (w.Rows + RowTile - 1) / RowTile;
+
+    /// <summary>This thread's activations, quantized from <paramref name="x"/> for <paramref name="w"/>'s block size.</summary>
+    private static QuantizedActivations Quantize(QuantizedPath path, float* x, int tokens, Tensor w, WorkerPool pool)
+    {
+        var activations = _activations ??= new QuantizedActivations();
+        activations.Prepare(x, tokens, w.Columns, w.DType.BlockSize(), grouped: path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512);
+        if (tokens >= 2 * pool.Threads)
+            pool.For(tokens, activations.Quantize);
+        else
+            activations.Quantize(0, tokens);
+        return activations;
+    }
+
+    private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) => w.DType switch
+    {
+        DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
+        DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
+        DType.Q4_1 => Rows32<Q4_1Format>(path, w, a, y),
+        DType.Q5_0 => Rows32<Q5_0Format>(path, w, a, y),
+        DType.Q5_1 => Rows32<Q5_1Format>(path, w, a, y),
+        DType.Q2_K => RowsK<Q2_KFormat>(path, w, a, y),
+        DType.Q3_K => RowsK<Q3_KFormat>(path, w, a, y),
+        DType.Q4_K => RowsK<Q4_KFormat>(path, w, a, y),
+        DType.Q5_K => RowsK<Q5_KFormat>(path, w, a, y),
+        _ => RowsK<Q6_KFormat>(path, w, a, y),
+    };
 
     private static RangeAction Rows32<TF>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => path switch
     {
