@@ -71,10 +71,12 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
 
     /// <summary>Blocks a and b: lanes 0–3 sum to a's Σw·x, lanes 4–7 to b's.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> PairDot(Vector256<byte> low, Vector256<byte> high, sbyte* xLow, sbyte* xHigh)
+    private static Vector256<int> PairDot(Vector256<byte> low, Vector256<byte> high, sbyte* xLow, sbyte* xHigh) =>
+        PairDot(low, high, Vector256.Load(xLow), Vector256.Load(xHigh));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PairDot(Vector256<byte> low, Vector256<byte> high, Vector256<sbyte> xl, Vector256<sbyte> xh)
     {
-        var xl = Vector256.Load(xLow);
-        var xh = Vector256.Load(xHigh);
         if (!TF.Signed)
             return TMac.Dot2(low, xl, high, xh);
         var sum = TMac.Dot(Vector256<int>.Zero, Avx2.Abs(low.AsSByte()), Avx2.Sign(xl, low.AsSByte()));
@@ -154,6 +156,15 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         int* q = a.QSums;
         var acc = Vector256<float>.Zero;
         float offset = 0;
+        // Two blocks per vector as in the main loop, their activations gathered from natural order.
+        for (; b + 2 <= a.Blocks; b += 2, w += 2 * TF.Bytes, x += 64)
+        {
+            TF.Pair(w, w + TF.Bytes, out var low, out var high);
+            var dots = PairDot(low, high, Vector256.Create(Vector128.Load(x), Vector128.Load(x + 32)), Vector256.Create(Vector128.Load(x + 16), Vector128.Load(x + 48)));
+            var scales = Vector256.Create(Vector128.Create(HalfTable.At(w) * d[b]), Vector128.Create(HalfTable.At(w + TF.Bytes) * d[b + 1]));
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dots), scales, acc);
+            offset += Offset(w, d[b], s[b], q[b]) + Offset(w + TF.Bytes, d[b + 1], s[b + 1], q[b + 1]);
+        }
         for (; b < a.Blocks; b++, w += TF.Bytes, x += 32)
         {
             acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dot(w, x)), Vector256.Create(HalfTable.At(w) * d[b]), acc);
