@@ -1,3 +1,4 @@
+using Minnow.Tests.Models;
 using System.Text.Json;
 using Minnow.Evaluation;
 using Minnow.Formats.Gguf;
@@ -12,6 +13,19 @@ public class GgufTests
     internal static string File(string type) => TestData.Path($"models/tiny-gguf/tiny-llama-{type}.gguf");
 
     internal sealed record Expected(int[][] InputIds, double[][][] Logits, int[][] Greedy);
+
+    /// <summary>max |Δlogit| of <paramref name="model"/> against the reference's row <paramref name="row"/>, over every position.</summary>
+    internal static double MaxLogitError(ILanguageModel model, Expected expected, int row)
+    {
+        int[] ids = expected.InputIds[row];
+        int vocab = model.Config.VocabSize;
+        var logits = ModelOutputs.AllLogits(model, ids);
+        double worst = 0;
+        for (int t = 0; t < ids.Length; t++)
+            for (int v = 0; v < vocab; v++)
+                worst = Math.Max(worst, Math.Abs(logits[t * vocab + v] - expected.Logits[row][t][v]));
+        return worst;
+    }
 
     internal static Expected Load(string type)
     {
@@ -32,16 +46,10 @@ public class GgufTests
         using var loaded = ModelLoader.Load(File(type), new ModelLoadOptions { Threads = 2 });
         Assert.Equal("gguf", loaded.Format);
         Assert.Equal(RopeStyle.Interleaved, loaded.Model.Config.RopeStyle);
-        int vocab = loaded.Model.Config.VocabSize;
         for (int row = 0; row < expected.InputIds.Length; row++)
         {
             int[] ids = expected.InputIds[row];
-            var logits = new float[ids.Length * vocab];
-            loaded.Model.Forward(loaded.Model.CreateState(), ids, logits, allPositions: true);
-            double worst = 0;
-            for (int t = 0; t < ids.Length; t++)
-                for (int v = 0; v < vocab; v++)
-                    worst = Math.Max(worst, Math.Abs(logits[t * vocab + v] - expected.Logits[row][t][v]));
+            double worst = MaxLogitError(loaded.Model, expected, row);
             Assert.True(worst < 1e-4, $"{type} row {row}: max |Δlogit| = {worst:E2}");
 
             var score = Scorer.Score(loaded.Model, ids);
@@ -163,13 +171,6 @@ public class GgufTests
         Assert.True(refused > 100, $"only {refused} of 300 mutations were refused");
     }
 
-    private static float[] Logits(ILanguageModel model, int[] ids)
-    {
-        var logits = new float[ids.Length * model.Config.VocabSize];
-        model.Forward(model.CreateState(), ids, logits, allPositions: true);
-        return logits;
-    }
-
     private static string WriteF32Gguf(ILanguageModel model)
     {
         string path = Path.Combine(Directory.CreateTempSubdirectory("minnow-gguf-").FullName, "model.gguf");
@@ -186,8 +187,8 @@ public class GgufTests
         if (family != "gpt2")
             Assert.Equal(hf.Model.Config.Architecture == "llama" ? RopeStyle.Interleaved : RopeStyle.Half, gguf.Model.Config.RopeStyle);
         int[] ids = [1, 5, 77, 300, 2, 9, 100];
-        var a = Logits(hf.Model, ids);
-        var b = Logits(gguf.Model, ids);
+        var a = ModelOutputs.AllLogits(hf.Model, ids);
+        var b = ModelOutputs.AllLogits(gguf.Model, ids);
         for (int i = 0; i < a.Length; i++)
             Assert.True(Math.Abs(a[i] - b[i]) < 1e-4, $"{family} logit {i}: {a[i]} vs {b[i]}");
     }

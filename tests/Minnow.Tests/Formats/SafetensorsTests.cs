@@ -1,3 +1,4 @@
+using Minnow.Tests.Models;
 using System.Buffers.Binary;
 using System.Text;
 using Minnow.Formats.HuggingFace;
@@ -12,13 +13,6 @@ namespace Minnow.Tests.Formats;
 public class SafetensorsTests
 {
     private static string Temp() => Directory.CreateTempSubdirectory("minnow-st-").FullName;
-
-    private static float[] Logits(ILanguageModel model, int[] ids)
-    {
-        var logits = new float[ids.Length * model.Config.VocabSize];
-        model.Forward(model.CreateState(), ids, logits, allPositions: true);
-        return logits;
-    }
 
     private static readonly int[] Ids = [1, 17, 250, 3, 99, 42, 7, 300];
 
@@ -55,7 +49,7 @@ public class SafetensorsTests
         Assert.True(Directory.GetFiles(folder, "model-*-of-*.safetensors").Length >= 3);
         using var a = ModelLoader.Load(source);
         using var b = ModelLoader.Load(folder);
-        Assert.Equal(Logits(a.Model, Ids), Logits(b.Model, Ids));
+        Assert.Equal(ModelOutputs.AllLogits(a.Model, Ids), ModelOutputs.AllLogits(b.Model, Ids));
 
         // A shard cut short is a clear error naming it.
         string shard = Directory.GetFiles(folder, "model-00002-*.safetensors")[0];
@@ -77,7 +71,7 @@ public class SafetensorsTests
         // Equal up to how the head size is spelled (explicit head_dim or dim / heads).
         var expected = original.Model.Config with { HeadDim = original.Model.Config.HeadSize };
         Assert.Equal(expected, copy.Model.Config with { HeadDim = copy.Model.Config.HeadSize });
-        Assert.Equal(Logits(original.Model, Ids), Logits(copy.Model, Ids));
+        Assert.Equal(ModelOutputs.AllLogits(original.Model, Ids), ModelOutputs.AllLogits(copy.Model, Ids));
     }
 
     [Fact]
@@ -88,8 +82,8 @@ public class SafetensorsTests
         HfModelWriter.Write(folder, original.Model, DType.F32);
         using var copy = ModelLoader.Load(folder);
         Assert.Equal(RopeStyle.Half, copy.Model.Config.RopeStyle);
-        var a = Logits(original.Model, Ids);
-        var b = Logits(copy.Model, Ids);
+        var a = ModelOutputs.AllLogits(original.Model, Ids);
+        var b = ModelOutputs.AllLogits(copy.Model, Ids);
         for (int i = 0; i < a.Length; i++)
             Assert.True(Math.Abs(a[i] - b[i]) < 1e-4, $"logit {i}: {a[i]} vs {b[i]}");
     }
@@ -103,7 +97,7 @@ public class SafetensorsTests
         using var copy = ModelLoader.Load(folder);
         Assert.Equal(21, copy.TensorTypes["BF16"]);
         // The weights were BF16 to begin with, so storing them as BF16 again loses nothing.
-        Assert.Equal(Logits(original.Model, Ids), Logits(copy.Model, Ids));
+        Assert.Equal(ModelOutputs.AllLogits(original.Model, Ids), ModelOutputs.AllLogits(copy.Model, Ids));
     }
 
     private static string WriteFile(byte[] bytes)

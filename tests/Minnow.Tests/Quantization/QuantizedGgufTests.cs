@@ -1,3 +1,4 @@
+using Minnow.Tests.Models;
 using Minnow.Compression.Quantization;
 using Minnow.Evaluation;
 using Minnow.Formats.Gguf;
@@ -45,11 +46,7 @@ public class QuantizedGgufTests(ITestOutputHelper output)
         for (int row = 0; row < expected.InputIds.Length; row++)
         {
             int[] ids = expected.InputIds[row];
-            var logits = new float[ids.Length * vocab];
-            model.Forward(model.CreateState(), ids, logits, allPositions: true);
-            for (int t = 0; t < ids.Length; t++)
-                for (int v = 0; v < vocab; v++)
-                    worstLogit = Math.Max(worstLogit, Math.Abs(logits[t * vocab + v] - expected.Logits[row][t][v]));
+            worstLogit = Math.Max(worstLogit, GgufTests.MaxLogitError(model, expected, row));
 
             var score = Scorer.Score(model, ids);
             for (int i = 0; i + 1 < ids.Length; i++)
@@ -108,17 +105,7 @@ public class QuantizedGgufTests(ITestOutputHelper output)
 
         using var model = new LlamaModel(hf.Model.Config, quantized, threads: 2);
         var expected = GgufTests.Load("Q8_0");
-        int vocab = model.Config.VocabSize;
-        double worst = 0;
-        for (int row = 0; row < expected.InputIds.Length; row++)
-        {
-            int[] ids = expected.InputIds[row];
-            var logits = new float[ids.Length * vocab];
-            model.Forward(model.CreateState(), ids, logits, allPositions: true);
-            for (int t = 0; t < ids.Length; t++)
-                for (int v = 0; v < vocab; v++)
-                    worst = Math.Max(worst, Math.Abs(logits[t * vocab + v] - expected.Logits[row][t][v]));
-        }
+        double worst = Enumerable.Range(0, expected.InputIds.Length).Max(row => GgufTests.MaxLogitError(model, expected, row));
         output.WriteLine($"tiny-hf/llama → our Q8_0: max |Δlogit| vs the shared Q8_0 file's reference {worst:E2}");
         Assert.True(worst < 3e-2, $"max |Δlogit| = {worst:E2}");
     }
