@@ -66,7 +66,7 @@ public abstract class DecoderModel : ILanguageModel
         int ctx = contextLength ?? Config.ContextLength;
         if (ctx <= 0 || ctx > Config.ContextLength)
             throw new InvalidInputException($"context length must be between 1 and {Config.ContextLength}, got {ctx}");
-        return new InferenceState(Config.Layers, ctx, Config.KvDim);
+        return new InferenceState(Config.Layers, ctx, Config.KvHeads, Config.HeadSize);
     }
 
     public void Forward(InferenceState state, ReadOnlySpan<int> tokens, Span<float> logits, bool allPositions = false) =>
@@ -88,7 +88,7 @@ public abstract class DecoderModel : ILanguageModel
                 throw new InvalidInputException($"token id {id} is outside the vocabulary [0, {vocab})");
         if (state.Position + tokens.Length > state.ContextLength)
             throw new ContextLengthException(state.Position + tokens.Length, state.ContextLength);
-        if (state.Keys.Length != Config.Layers || state.KvDim != Config.KvDim)
+        if (state.Keys.Length != Config.Layers || state.KvHeads != Config.KvHeads || state.HeadDim != Config.HeadSize)
             throw new InvalidInputException("this inference state was made by a model of another shape");
 
         lock (_forwardLock)

@@ -118,15 +118,14 @@ public sealed class Gpt2Model : DecoderModel
             {
                 var row = qkv.Slice(t * 3 * dim, 3 * dim);
                 row[..dim].CopyTo(q.Slice(t * dim, dim));
-                row.Slice(dim, dim).CopyTo(keys.AsSpan((pos + t) * dim, dim));
-                row.Slice(2 * dim, dim).CopyTo(values.AsSpan((pos + t) * dim, dim));
+                state.Store(l, pos + t, 1, row.Slice(dim, dim), row.Slice(2 * dim, dim));
             }
             fixed (float* pq = q, pk = keys, pv = values, pa = att)
             {
                 Attention.Compute(new AttentionInputs
                 {
                     Queries = pq, Keys = pk, Values = pv, Output = pa,
-                    Tokens = n, StartPosition = pos, Heads = c.Heads, KvHeads = c.Heads, HeadDim = hs,
+                    Tokens = n, StartPosition = pos, Capacity = state.Capacity, Heads = c.Heads, KvHeads = c.Heads, HeadDim = hs,
                     Scale = c.EffectiveAttentionScale,
                 }, Pool);
             }

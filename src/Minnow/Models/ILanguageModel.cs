@@ -42,11 +42,17 @@ public sealed class InferenceState
 {
     private const int InitialCapacity = 256;
 
-    /// <summary>Keys per layer, [Capacity, kvDim] row-major; rows below <see cref="Position"/> are filled.</summary>
+    /// <summary>
+    /// Keys per layer, [KvHeads, Capacity, HeadDim]: each KV head's rows are contiguous, so attention streams them in one
+    /// sequential pass (interleaved heads made it read about three times slower). Rows below <see cref="Position"/>
+    /// are filled.
+    /// </summary>
     internal float[][] Keys { get; }
     /// <summary>Values per layer, same layout as the keys.</summary>
     internal float[][] Values { get; }
-    internal int KvDim { get; }
+    internal int KvHeads { get; }
+    internal int HeadDim { get; }
+    internal int KvDim => KvHeads * HeadDim;
 
     /// <summary>Scratch buffers the model keeps between calls (sized for the largest batch seen).</summary>
     internal object? Scratch { get; set; }
@@ -60,10 +66,11 @@ public sealed class InferenceState
     /// <summary>Positions allocated so far.</summary>
     public int Capacity { get; private set; }
 
-    public InferenceState(int layers, int contextLength, int kvDim)
+    public InferenceState(int layers, int contextLength, int kvHeads, int headDim)
     {
         ContextLength = contextLength;
-        KvDim = kvDim;
+        KvHeads = kvHeads;
+        HeadDim = headDim;
         Keys = new float[layers][];
         Values = new float[layers][];
         Grow(Math.Min(contextLength, InitialCapacity));
@@ -83,8 +90,31 @@ public sealed class InferenceState
     {
         var grown = GC.AllocateArray<float>(capacity * KvDim, pinned: true);
         if (old is not null)
-            Array.Copy(old, grown, Position * KvDim);
+            CopyFilled(old, Capacity, grown, capacity, Position);
         return grown;
+    }
+
+    /// <summary>Copies each head's first <paramref name="positions"/> rows between caches of different capacities.</summary>
+    private void CopyFilled(float[] from, int fromCapacity, float[] to, int toCapacity, int positions)
+    {
+        for (int h = 0; h < KvHeads; h++)
+            Array.Copy(from, (long)h * fromCapacity * HeadDim, to, (long)h * toCapacity * HeadDim, (long)positions * HeadDim);
+    }
+
+    /// <summary>
+    /// Writes the keys and values of <paramref name="tokens"/> tokens ([tokens, KvHeads·HeadDim] rows, as the
+    /// projections make them) into layer <paramref name="layer"/> at positions <paramref name="position"/> on.
+    /// </summary>
+    internal void Store(int layer, int position, int tokens, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
+    {
+        float[] k = Keys[layer], v = Values[layer];
+        for (int t = 0; t < tokens; t++)
+            for (int h = 0; h < KvHeads; h++)
+            {
+                int from = t * KvDim + h * HeadDim, to = (h * Capacity + position + t) * HeadDim;
+                keys.Slice(from, HeadDim).CopyTo(k.AsSpan(to, HeadDim));
+                values.Slice(from, HeadDim).CopyTo(v.AsSpan(to, HeadDim));
+            }
     }
 
     /// <summary>Checks <paramref name="count"/> more tokens fit, grows the cache if needed, then reserves them.</summary>
@@ -110,16 +140,15 @@ public sealed class InferenceState
     /// <summary>Makes this state a copy of <paramref name="other"/> (same model shape), copying only the filled positions.</summary>
     public void CopyFrom(InferenceState other)
     {
-        if (other.Keys.Length != Keys.Length || other.KvDim != KvDim || other.Position > ContextLength)
+        if (other.Keys.Length != Keys.Length || other.KvHeads != KvHeads || other.HeadDim != HeadDim || other.Position > ContextLength)
             throw new InvalidInputException("cannot copy an inference state of a different shape");
         Position = 0;
         if (other.Position > Capacity)
             Grow(Math.Min(ContextLength, Math.Max(other.Position, Capacity * 2)));
-        int n = other.Position * KvDim;
         for (int l = 0; l < Keys.Length; l++)
         {
-            Array.Copy(other.Keys[l], Keys[l], n);
-            Array.Copy(other.Values[l], Values[l], n);
+            CopyFilled(other.Keys[l], other.Capacity, Keys[l], Capacity, other.Position);
+            CopyFilled(other.Values[l], other.Capacity, Values[l], Capacity, other.Position);
         }
         Position = other.Position;
     }

@@ -144,15 +144,14 @@ public sealed class LlamaModel : DecoderModel
                     Ops.Rope(head, cos, sin, c.RopeStyle == RopeStyle.Interleaved);
                 }
             }
-            k.CopyTo(state.Keys[l].AsSpan(pos * kvDim, n * kvDim));
-            v.CopyTo(state.Values[l].AsSpan(pos * kvDim, n * kvDim));
+            state.Store(l, pos, n, k, v);
 
             fixed (float* pq = q, pk = state.Keys[l], pv = state.Values[l], pa = att)
             {
                 Attention.Compute(new AttentionInputs
                 {
                     Queries = pq, Keys = pk, Values = pv, Output = pa,
-                    Tokens = n, StartPosition = pos, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = hs,
+                    Tokens = n, StartPosition = pos, Capacity = state.Capacity, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = hs,
                     Scale = c.EffectiveAttentionScale, SoftCap = c.AttentionSoftCap, Window = c.WindowOfLayer(l),
                 }, Pool);
             }

@@ -33,11 +33,20 @@ public static class Ops
     {
         if (x.Length == 0)
             return;
+        var (_, sum) = ExpShifted(x);
+        TensorPrimitives.Multiply(x, 1f / sum, x);
+    }
+
+    /// <summary>
+    /// x ← exp(x − max x), the softmax before its division; returns the max and the sum of the new values, so parts
+    /// of one softmax computed apart can be merged (attention over a split cache). x must not be empty.
+    /// </summary>
+    public static (float Max, float Sum) ExpShifted(Span<float> x)
+    {
         float max = TensorPrimitives.Max(x);
         TensorPrimitives.Subtract(x, max, x);
         TensorPrimitives.Exp(x, x);
-        float sum = TensorPrimitives.Sum(x);
-        TensorPrimitives.Multiply(x, 1f / sum, x);
+        return (max, TensorPrimitives.Sum(x));
     }
 
     /// <summary>gate ← silu(gate) · up = gate·sigmoid(gate)·up (the SwiGLU feed-forward's elementwise part), in one pass.</summary>

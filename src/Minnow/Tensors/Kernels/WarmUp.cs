@@ -43,7 +43,7 @@ public static class WarmUp
             foreach (int tokens in new[] { 1, tokensInCache })
                 Attention.Compute(new AttentionInputs
                 {
-                    Queries = q, Keys = kv, Values = kv, Output = o, Tokens = tokens, StartPosition = tokensInCache - tokens,
+                    Queries = q, Keys = kv, Values = kv, Output = o, Tokens = tokens, StartPosition = tokensInCache - tokens, Capacity = tokensInCache,
                     Heads = heads, KvHeads = heads, HeadDim = headDim, Scale = 1f,
                 }, pool);
         }
