@@ -126,24 +126,35 @@ public class KernelTests
     [MemberData(nameof(Widths))]
     public unsafe void AttentionRowsMatchScalar(SimdWidth width) => WithWidth(width, () =>
     {
-        foreach (int headDim in new[] { 1, 3, 17, 64, 65, 128 })
+        foreach (int headDim in new[] { 1, 3, 17, 32, 64, 65, 80, 128 })
             foreach (int length in new[] { 1, 3, 17, 65 })
-            {
-                int stride = headDim * 3 + 5;
-                var q = Random(headDim, 10);
-                var cache = Random(length * stride + 2, 11);
-                var weights = Random(length, 12);
-                float[] fast = new float[Math.Max(length, headDim)], slow = new float[fast.Length];
-                fixed (float* pq = q, pc = cache, pw = weights, pf = fast, ps = slow)
+                foreach (int rows in new[] { 1, 2, 3, 4, 5, 7 })
                 {
-                    AttentionRows.Scores(pq, pc + 2, stride, headDim, 0.125f, fast.AsSpan(0, length));
-                    AttentionRows.ScoresScalar(pq, pc + 2, stride, headDim, 0.125f, ps, length);
-                    AssertClose(slow[..length], fast[..length], 1e-5f * headDim);
-                    AttentionRows.WeightedSum(weights, pc + 1, stride, headDim, pf);
-                    AttentionRows.WeightedSumScalar(pw, length, pc + 1, stride, headDim, ps);
-                    AssertClose(slow[..headDim], fast[..headDim], 1e-5f * length);
+                    // Query rows, score rows and output rows each at their own stride, as attention lays them out.
+                    int stride = headDim * 3 + 5, qStride = headDim + 3, sStride = length + 2, oStride = headDim + 2;
+                    var q = Random(rows * qStride, 10);
+                    var cache = Random(length * stride + 2, 11);
+                    var weights = Random(rows * sStride, 12);
+                    var start = Random(rows * oStride, 13);
+                    float[] fast = new float[rows * Math.Max(sStride, oStride)], slow = new float[fast.Length];
+                    fixed (float* pq = q, pc = cache, pw = weights, pf = fast, ps = slow)
+                    {
+                        AttentionRows.Scores(pq, rows, qStride, pc + 2, stride, headDim, 0.125f, pf, sStride, length);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            AttentionRows.ScoresScalar(pq + r * qStride, pc + 2, stride, headDim, 0.125f, ps, length);
+                            AssertClose(slow[..length], fast[(r * sStride)..(r * sStride + length)], 1e-5f * headDim);
+                        }
+                        start.CopyTo(fast, 0);
+                        AttentionRows.WeightedSum(pw, sStride, rows, length, pc + 1, stride, headDim, pf, oStride);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            start.AsSpan(r * oStride, headDim).CopyTo(slow);
+                            AttentionRows.WeightedSumScalar(pw + r * sStride, length, pc + 1, stride, headDim, ps);
+                            AssertClose(slow[..headDim], fast[(r * oStride)..(r * oStride + headDim)], 1e-5f * length);
+                        }
+                    }
                 }
-            }
     });
 
     /// <summary>

@@ -37,8 +37,8 @@ public readonly unsafe struct AttentionInputs
 /// <summary>
 /// Causal grouped-query attention over a KV cache. The work items are (token, KV head) pairs: the query heads that share
 /// a KV head are done together, so each cached key and value row is read from memory once per token instead of once per
-/// query head, and reused from cache by the group's other heads (keys and values are walked in blocks small enough to
-/// stay there). When there are too few pairs to keep the threads busy (decoding), each pair's positions are also split
+/// query head, and used by all the group's heads while it is in registers (up to four heads at once; keys and values are
+/// walked in blocks small enough to stay in cache for the rest). When there are too few pairs to keep the threads busy (decoding), each pair's positions are also split
 /// into chunks: a chunk keeps its softmax unnormalized with its max and sum, and the chunks are merged afterwards. The
 /// split depends only on the shapes, never on the thread count, so results are the same for any number of threads.
 /// </summary>
@@ -139,9 +139,7 @@ public static unsafe class Attention
                         float* keys = _a.Keys + row, values = _a.Values + row;
 
                         for (int b = 0; b < n; b += Block)
-                            for (int r = 0; r < g; r++)
-                                AttentionRows.Scores(q + r * hd, keys + (long)b * hd, hd, hd, _a.Scale,
-                                    new Span<float>(scores + r * n + b, Math.Min(Block, n - b)));
+                            AttentionRows.Scores(q, g, hd, keys + (long)b * hd, hd, hd, _a.Scale, scores + b, n, Math.Min(Block, n - b));
                         for (int r = 0; r < g; r++)
                         {
                             var s = new Span<float>(scores + r * n, n);
@@ -157,10 +155,10 @@ public static unsafe class Attention
                                 o[-1] = sum;
                             }
                         }
+                        int outStride = chunks == 1 ? hd : _partialSize;
                         for (int b = 0; b < n; b += Block)
-                            for (int r = 0; r < g; r++)
-                                AttentionRows.WeightedSum(new ReadOnlySpan<float>(scores + r * n + b, Math.Min(Block, n - b)),
-                                    values + (long)b * hd, hd, hd, Out(item, t, kvHead, r, chunks));
+                            AttentionRows.WeightedSum(scores + b, n, g, Math.Min(Block, n - b), values + (long)b * hd, hd, hd,
+                                Out(item, t, kvHead, 0, chunks), outStride);
                         if (chunks == 1)
                             for (int r = 0; r < g; r++)
                                 Ops.Scale(new Span<float>(Out(item, t, kvHead, r, chunks), hd), 1f / sums[r]);

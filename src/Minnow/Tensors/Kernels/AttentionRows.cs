@@ -6,50 +6,223 @@ using System.Runtime.Intrinsics.X86;
 namespace Minnow.Tensors.Kernels;
 
 /// <summary>
-/// The two inner loops of attention for one (token, head) over the KV cache, whose rows are <c>stride</c> floats
-/// apart: scores against every cached key, and the score-weighted sum of the cached values. Vectorised along the
-/// head dimension; scores take 4 keys per pass (4 independent accumulators), and the weighted sum keeps a 64-float
-/// slice of the output in registers while it walks the values, so nothing is stored per position. The weighted sum
-/// adds to the output, so a long cache can be walked in blocks.
+/// The two inner loops of attention over the KV cache, for the query rows of one KV head's group (rows·qStride apart)
+/// against cached rows <c>stride</c> floats apart: scores against every cached key, and the score-weighted sums of the
+/// cached values. Vectorised along the head dimension. With 512-bit vectors and head sizes a multiple of 16, up to four
+/// query rows go together, so each key and value is loaded once for all of them: scores take 4 keys per pass and reduce
+/// the four accumulators of a row together, and the weighted sum keeps a 64-float slice of every row's output in
+/// registers while it walks the values. The weighted sum adds to the output, so a long cache can be walked in blocks.
 /// </summary>
 public static unsafe class AttentionRows
 {
-    /// <summary>scores[p] = scale · Σᵢ q[i]·keys[p·stride + i] for p &lt; scores.Length.</summary>
-    public static void Scores(float* q, float* keys, int stride, int headDim, float scale, Span<float> scores)
+    /// <summary>s[r·sStride + p] = scale · Σᵢ q[r·qStride + i]·keys[p·stride + i] for r &lt; rows, p &lt; length.</summary>
+    public static void Scores(float* q, int rows, int qStride, float* keys, int stride, int headDim, float scale, float* s, int sStride, int length)
     {
-        fixed (float* s = scores)
+        if (Simd.Active == SimdWidth.Vector512 && headDim % 16 == 0)
         {
+            for (int r = 0; r < rows; r += 4)
+            {
+                float* qr = q + (long)r * qStride, sr = s + (long)r * sStride;
+                switch (Math.Min(4, rows - r))
+                {
+                    case 1: ScoresVector512(qr, keys, stride, headDim, scale, sr, length); break;
+                    case 2: ScoresTile<Two>(qr, qStride, keys, stride, headDim, scale, sr, sStride, length); break;
+                    case 3: ScoresTile<Three>(qr, qStride, keys, stride, headDim, scale, sr, sStride, length); break;
+                    default: ScoresTile<Four>(qr, qStride, keys, stride, headDim, scale, sr, sStride, length); break;
+                }
+            }
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float* qr = q + (long)r * qStride, sr = s + (long)r * sStride;
             switch (Simd.Active)
             {
-                case SimdWidth.Vector512: ScoresVector512(q, keys, stride, headDim, scale, s, scores.Length); break;
-                case SimdWidth.Scalar: ScoresScalar(q, keys, stride, headDim, scale, s, scores.Length); break;
-                default: ScoresPortable(q, keys, stride, headDim, scale, s, scores.Length); break;
+                case SimdWidth.Vector512: ScoresVector512(qr, keys, stride, headDim, scale, sr, length); break;
+                case SimdWidth.Scalar: ScoresScalar(qr, keys, stride, headDim, scale, sr, length); break;
+                default: ScoresPortable(qr, keys, stride, headDim, scale, sr, length); break;
             }
         }
     }
 
-    /// <summary>output[i] += Σ_p weights[p]·values[p·stride + i] for i &lt; headDim.</summary>
-    public static void WeightedSum(ReadOnlySpan<float> weights, float* values, int stride, int headDim, float* output)
+    /// <summary>output[r·outStride + i] += Σ_p w[r·wStride + p]·values[p·stride + i] for r &lt; rows, i &lt; headDim.</summary>
+    public static void WeightedSum(float* w, int wStride, int rows, int length, float* values, int stride, int headDim, float* output, int outStride)
     {
-        fixed (float* w = weights)
+        if (Simd.Active == SimdWidth.Vector512 && headDim % 16 == 0)
         {
+            for (int r = 0; r < rows; r += 4)
+            {
+                float* wr = w + (long)r * wStride, or = output + (long)r * outStride;
+                switch (Math.Min(4, rows - r))
+                {
+                    case 1: WeightedSumVector512(wr, length, values, stride, headDim, or); break;
+                    case 2: WeightedSumTile<Two>(wr, wStride, length, values, stride, headDim, or, outStride); break;
+                    case 3: WeightedSumTile<Three>(wr, wStride, length, values, stride, headDim, or, outStride); break;
+                    default: WeightedSumTile<Four>(wr, wStride, length, values, stride, headDim, or, outStride); break;
+                }
+            }
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float* wr = w + (long)r * wStride, or = output + (long)r * outStride;
             switch (Simd.Active)
             {
-                case SimdWidth.Vector512: WeightedSumVector512(w, weights.Length, values, stride, headDim, output); break;
-                case SimdWidth.Scalar: WeightedSumScalar(w, weights.Length, values, stride, headDim, output); break;
-                default: WeightedSumPortable(w, weights.Length, values, stride, headDim, output); break;
+                case SimdWidth.Vector512: WeightedSumVector512(wr, length, values, stride, headDim, or); break;
+                case SimdWidth.Scalar: WeightedSumScalar(wr, length, values, stride, headDim, or); break;
+                default: WeightedSumPortable(wr, length, values, stride, headDim, or); break;
             }
         }
     }
 
-    /// <summary>The scalar twin of <see cref="Scores"/>.</summary>
+    /// <summary>How many query rows a tile kernel takes (a JIT-time constant, so unused rows compile away).</summary>
+    private interface IRows { static abstract int Count { get; } }
+    private struct Two : IRows { public static int Count => 2; }
+    private struct Three : IRows { public static int Count => 3; }
+    private struct Four : IRows { public static int Count => 4; }
+
+    /// <summary>Scores of 2–4 query rows, 4 keys per pass: each key slice is loaded once for every row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScoresTile<TRows>(float* q, int qStride, float* keys, int stride, int d, float scale, float* s, int sStride, int length)
+        where TRows : IRows
+    {
+        int rows = TRows.Count;
+        float* q1 = q + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
+        float* s1 = s + sStride, s2 = s1 + sStride, s3 = s2 + sStride;
+        int p = 0;
+        for (; p + 4 <= length; p += 4)
+        {
+            float* k0 = keys + (long)p * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+            Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
+            Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+            for (int i = 0; i < d; i += 16)
+            {
+                Vector512<float> v0 = Vector512.Load(k0 + i), v1 = Vector512.Load(k1 + i), v2 = Vector512.Load(k2 + i), v3 = Vector512.Load(k3 + i);
+                var u = Vector512.Load(q + i);
+                a00 = Vector512.FusedMultiplyAdd(v0, u, a00); a01 = Vector512.FusedMultiplyAdd(v1, u, a01);
+                a02 = Vector512.FusedMultiplyAdd(v2, u, a02); a03 = Vector512.FusedMultiplyAdd(v3, u, a03);
+                u = Vector512.Load(q1 + i);
+                a10 = Vector512.FusedMultiplyAdd(v0, u, a10); a11 = Vector512.FusedMultiplyAdd(v1, u, a11);
+                a12 = Vector512.FusedMultiplyAdd(v2, u, a12); a13 = Vector512.FusedMultiplyAdd(v3, u, a13);
+                if (rows > 2)
+                {
+                    u = Vector512.Load(q2 + i);
+                    a20 = Vector512.FusedMultiplyAdd(v0, u, a20); a21 = Vector512.FusedMultiplyAdd(v1, u, a21);
+                    a22 = Vector512.FusedMultiplyAdd(v2, u, a22); a23 = Vector512.FusedMultiplyAdd(v3, u, a23);
+                }
+                if (rows > 3)
+                {
+                    u = Vector512.Load(q3 + i);
+                    a30 = Vector512.FusedMultiplyAdd(v0, u, a30); a31 = Vector512.FusedMultiplyAdd(v1, u, a31);
+                    a32 = Vector512.FusedMultiplyAdd(v2, u, a32); a33 = Vector512.FusedMultiplyAdd(v3, u, a33);
+                }
+            }
+            (Sum4(a00, a01, a02, a03) * scale).Store(s + p);
+            (Sum4(a10, a11, a12, a13) * scale).Store(s1 + p);
+            if (rows > 2)
+                (Sum4(a20, a21, a22, a23) * scale).Store(s2 + p);
+            if (rows > 3)
+                (Sum4(a30, a31, a32, a33) * scale).Store(s3 + p);
+        }
+        for (; p < length; p++)
+        {
+            float* k = keys + (long)p * stride;
+            s[p] = Dot.Compute(q, k, d) * scale;
+            s1[p] = Dot.Compute(q1, k, d) * scale;
+            if (rows > 2)
+                s2[p] = Dot.Compute(q2, k, d) * scale;
+            if (rows > 3)
+                s3[p] = Dot.Compute(q3, k, d) * scale;
+        }
+    }
+
+    /// <summary>Weighted sums of 2–4 rows: each 64-float value slice is loaded once for every row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightedSumTile<TRows>(float* w, int wStride, int length, float* values, int stride, int d, float* output, int outStride)
+        where TRows : IRows
+    {
+        int rows = TRows.Count;
+        float* w1 = w + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
+        float* o0 = output, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
+        int i = 0;
+        for (; i + 64 <= d; i += 64)
+        {
+            Vector512<float> a00 = Vector512.Load(o0 + i), a01 = Vector512.Load(o0 + i + 16), a02 = Vector512.Load(o0 + i + 32), a03 = Vector512.Load(o0 + i + 48);
+            Vector512<float> a10 = Vector512.Load(o1 + i), a11 = Vector512.Load(o1 + i + 16), a12 = Vector512.Load(o1 + i + 32), a13 = Vector512.Load(o1 + i + 48);
+            Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+            if (rows > 2)
+            {
+                a20 = Vector512.Load(o2 + i); a21 = Vector512.Load(o2 + i + 16); a22 = Vector512.Load(o2 + i + 32); a23 = Vector512.Load(o2 + i + 48);
+            }
+            if (rows > 3)
+            {
+                a30 = Vector512.Load(o3 + i); a31 = Vector512.Load(o3 + i + 16); a32 = Vector512.Load(o3 + i + 32); a33 = Vector512.Load(o3 + i + 48);
+            }
+            float* v = values + i;
+            for (int p = 0; p < length; p++, v += stride)
+            {
+                Vector512<float> v0 = Vector512.Load(v), v1 = Vector512.Load(v + 16), v2 = Vector512.Load(v + 32), v3 = Vector512.Load(v + 48);
+                var c = Vector512.Create(w[p]);
+                a00 = Vector512.FusedMultiplyAdd(v0, c, a00); a01 = Vector512.FusedMultiplyAdd(v1, c, a01);
+                a02 = Vector512.FusedMultiplyAdd(v2, c, a02); a03 = Vector512.FusedMultiplyAdd(v3, c, a03);
+                c = Vector512.Create(w1[p]);
+                a10 = Vector512.FusedMultiplyAdd(v0, c, a10); a11 = Vector512.FusedMultiplyAdd(v1, c, a11);
+                a12 = Vector512.FusedMultiplyAdd(v2, c, a12); a13 = Vector512.FusedMultiplyAdd(v3, c, a13);
+                if (rows > 2)
+                {
+                    c = Vector512.Create(w2[p]);
+                    a20 = Vector512.FusedMultiplyAdd(v0, c, a20); a21 = Vector512.FusedMultiplyAdd(v1, c, a21);
+                    a22 = Vector512.FusedMultiplyAdd(v2, c, a22); a23 = Vector512.FusedMultiplyAdd(v3, c, a23);
+                }
+                if (rows > 3)
+                {
+                    c = Vector512.Create(w3[p]);
+                    a30 = Vector512.FusedMultiplyAdd(v0, c, a30); a31 = Vector512.FusedMultiplyAdd(v1, c, a31);
+                    a32 = Vector512.FusedMultiplyAdd(v2, c, a32); a33 = Vector512.FusedMultiplyAdd(v3, c, a33);
+                }
+            }
+            a00.Store(o0 + i); a01.Store(o0 + i + 16); a02.Store(o0 + i + 32); a03.Store(o0 + i + 48);
+            a10.Store(o1 + i); a11.Store(o1 + i + 16); a12.Store(o1 + i + 32); a13.Store(o1 + i + 48);
+            if (rows > 2)
+            {
+                a20.Store(o2 + i); a21.Store(o2 + i + 16); a22.Store(o2 + i + 32); a23.Store(o2 + i + 48);
+            }
+            if (rows > 3)
+            {
+                a30.Store(o3 + i); a31.Store(o3 + i + 16); a32.Store(o3 + i + 32); a33.Store(o3 + i + 48);
+            }
+        }
+        for (; i < d; i += 16)
+        {
+            Vector512<float> a0 = Vector512.Load(o0 + i), a1 = Vector512.Load(o1 + i);
+            Vector512<float> a2 = rows > 2 ? Vector512.Load(o2 + i) : default, a3 = rows > 3 ? Vector512.Load(o3 + i) : default;
+            float* v = values + i;
+            for (int p = 0; p < length; p++, v += stride)
+            {
+                var x = Vector512.Load(v);
+                a0 = Vector512.FusedMultiplyAdd(x, Vector512.Create(w[p]), a0);
+                a1 = Vector512.FusedMultiplyAdd(x, Vector512.Create(w1[p]), a1);
+                if (rows > 2)
+                    a2 = Vector512.FusedMultiplyAdd(x, Vector512.Create(w2[p]), a2);
+                if (rows > 3)
+                    a3 = Vector512.FusedMultiplyAdd(x, Vector512.Create(w3[p]), a3);
+            }
+            a0.Store(o0 + i); a1.Store(o1 + i);
+            if (rows > 2)
+                a2.Store(o2 + i);
+            if (rows > 3)
+                a3.Store(o3 + i);
+        }
+    }
+
+    /// <summary>The scalar twin of one row of <see cref="Scores"/>.</summary>
     public static void ScoresScalar(float* q, float* keys, int stride, int headDim, float scale, float* s, int length)
     {
         for (int p = 0; p < length; p++)
             s[p] = Dot.Scalar(q, keys + (long)p * stride, headDim) * scale;
     }
 
-    /// <summary>The scalar twin of <see cref="WeightedSum"/>.</summary>
+    /// <summary>The scalar twin of one row of <see cref="WeightedSum"/>.</summary>
     public static void WeightedSumScalar(float* w, int length, float* values, int stride, int headDim, float* output)
     {
         for (int i = 0; i < headDim; i++)
