@@ -48,8 +48,12 @@ public static unsafe class Attention
     private const int Block = 256;
     /// <summary>With fewer (token, KV head) pairs than this, positions are split into chunks.</summary>
     private const int SplitBelow = 16;
-    /// <summary>A chunk has at least this many positions, and a pair at most this many chunks.</summary>
-    private const int MinChunk = 128, MaxChunks = 16;
+    /// <summary>
+    /// A split pair's positions go in equal chunks of more than MinChunk/2 and at most MinChunk positions (longer ones
+    /// past MaxChunks chunks). Measured on the SmolLM2 shape at a 1300-token context: chunks of ~430 positions read the
+    /// cache ~20 % faster than chunks of 128 on 1 and 2 threads (each chunk is a new stream for the prefetchers).
+    /// </summary>
+    private const int MinChunk = 512, MaxChunks = 16;
 
     public static void Compute(in AttentionInputs a, WorkerPool pool)
     {
@@ -90,7 +94,8 @@ public static unsafe class Attention
                 Items = a.Tokens * a.KvHeads;
                 return;
             }
-            _chunk = Math.Max(MinChunk, (Length(a.Tokens - 1) + MaxChunks - 1) / MaxChunks);
+            int longest = Length(a.Tokens - 1), count = Math.Clamp((longest + MinChunk - 1) / MinChunk, 1, MaxChunks);
+            _chunk = (longest + count - 1) / count;
             _firstItem = new int[a.Tokens + 1];
             for (int t = 0; t < a.Tokens; t++)
                 _firstItem[t + 1] = _firstItem[t] + Chunks(t) * a.KvHeads;
