@@ -76,7 +76,7 @@ public unsafe class KernelBenchmarks
         fixed (float* q = _queries, k = _keys, v = _values, o = _attention)
             Attention.Compute(new AttentionInputs
             {
-                Queries = q, Keys = k, Values = v, Output = o, Tokens = 1, StartPosition = 255,
+                Queries = q, Keys = k, Values = v, Output = o, Tokens = 1, StartPosition = 255, Capacity = 256,
                 Heads = 12, KvHeads = 12, HeadDim = 64, Scale = 0.125f,
             }, _pool);
     }
