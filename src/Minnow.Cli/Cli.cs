@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Minnow.Models;
+using Minnow.Tensors;
 
 namespace Minnow.Cli;
 
@@ -63,15 +64,28 @@ public static class Cli
         HelpName = "N",
     };
 
-    /// <summary>Opens --model (or the default model, with a note on stderr) with --tokenizer and --threads.</summary>
-    public static LoadedModel LoadModel(string? modelPath, string? tokenizerPath, int threads)
+    public static Option<string> KvCacheOption()
+    {
+        var option = new Option<string>("--kv-cache")
+        {
+            Description = "How the KV cache stores keys and values: f32 (exact) or bf16 (rounded to 8 significant bits: half the memory, and faster decoding at long contexts).",
+            DefaultValueFactory = _ => "f32",
+            HelpName = "TYPE",
+        };
+        option.AcceptOnlyFromAmong("f32", "bf16");
+        return option;
+    }
+
+    /// <summary>Opens --model (or the default model, with a note on stderr) with --tokenizer, --threads and --kv-cache.</summary>
+    public static LoadedModel LoadModel(string? modelPath, string? tokenizerPath, int threads, string? kvCache = null)
     {
         if (modelPath is null)
         {
             Console.Error.WriteLine(DefaultModel.Note);
             modelPath = DefaultModel.Locate();
         }
-        return ModelLoader.Load(modelPath, new ModelLoadOptions { Threads = threads, TokenizerPath = tokenizerPath });
+        var cacheType = kvCache is null or "f32" ? DType.F32 : DType.BF16;
+        return ModelLoader.Load(modelPath, new ModelLoadOptions { Threads = threads, TokenizerPath = tokenizerPath, KvCache = cacheType });
     }
 
     /// <summary>

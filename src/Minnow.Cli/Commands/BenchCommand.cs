@@ -16,16 +16,17 @@ public static class BenchCommand
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens decoded one at a time after the prompt.", DefaultValueFactory = _ => 128, HelpName = "N" };
         var runs = new Option<int>("--runs") { Description = "Runs to take the medians over.", DefaultValueFactory = _ => 5, HelpName = "N" };
         var threads = Cli.ThreadsOption();
+        var kvCache = Cli.KvCacheOption();
         var json = Cli.JsonOption();
         var command = new Command("bench",
             "Measure prefill and decode tokens per second (medians of several runs) and the first decoded token of a fresh process.")
         {
-            model, promptTokens, genTokens, threads, runs, json,
+            model, promptTokens, genTokens, threads, kvCache, runs, json,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
             int threadCount = parse.GetValue(threads);
-            using var loaded = Cli.LoadModel(parse.GetValue(model), null, threadCount);
+            using var loaded = Cli.LoadModel(parse.GetValue(model), null, threadCount, parse.GetValue(kvCache));
             var r = SpeedBenchmark.Run(loaded.Model, threadCount, parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(runs), new SyncProgress(Console.Error));
             if (parse.GetValue(json))
             {
@@ -37,12 +38,13 @@ public static class BenchCommand
                     r.Parameters,
                     r.WeightBytes,
                     r.Threads,
+                    KvCache = parse.GetValue(kvCache),
                 });
                 return 0;
             }
             var c = loaded.Model.Config;
             Console.Out.WriteLine($"model      {loaded.Source}: dim {c.Dim}, hidden {c.HiddenDim}, {c.Layers} layers, {c.Heads} heads, vocab {c.VocabSize}");
-            Console.Out.WriteLine($"parameters {r.Parameters:N0}; weights read per token {r.WeightBytes:N0} bytes; {r.Threads} threads");
+            Console.Out.WriteLine($"parameters {r.Parameters:N0}; weights read per token {r.WeightBytes:N0} bytes; {r.Threads} threads; KV cache {parse.GetValue(kvCache)}");
             Console.Out.WriteLine($"prefill    {r.PrefillTokensPerSecond,10:F1} tok/s  ({1e3 / r.PrefillTokensPerSecond:F3} ms/token, {parse.GetValue(promptTokens)} tokens per batch)");
             Console.Out.WriteLine($"decode     {r.DecodeTokensPerSecond,10:F1} tok/s  ({1e3 / r.DecodeTokensPerSecond:F3} ms/token; weights streamed at {r.WeightBytes * r.DecodeTokensPerSecond / 1e9:F1} GB/s)");
             Console.Out.WriteLine($"first token {r.FirstTokenSeconds * 1e3,9:F3} ms  ({r.FirstTokenSeconds / r.SteadyTokenSeconds:F2}x the steady per-token time)");

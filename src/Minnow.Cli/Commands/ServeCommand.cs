@@ -12,6 +12,7 @@ public static class ServeCommand
         var model = Cli.ModelOption();
         var tokenizer = Cli.TokenizerOption();
         var threads = Cli.ThreadsOption();
+        var kvCache = Cli.KvCacheOption();
         var host = new Option<string>("--host") { Description = "Address to listen on: an IP address or 'localhost' (0.0.0.0 listens on every interface).", DefaultValueFactory = _ => defaults.Host, HelpName = "ADDRESS" };
         var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one).", DefaultValueFactory = _ => defaults.Port, HelpName = "PORT" };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on API requests (default: none; MINNOW_API_KEY also sets it).", HelpName = "KEY" };
@@ -22,7 +23,7 @@ public static class ServeCommand
         var json = Cli.JsonOption();
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API, with a chat page at /.")
         {
-            model, tokenizer, threads, host, port, apiKey, maxConcurrent, queue, context, modelId, json,
+            model, tokenizer, threads, kvCache, host, port, apiKey, maxConcurrent, queue, context, modelId, json,
         };
         command.SetAction((parse, cancellationToken) => Cli.RunAsync(async () =>
         {
@@ -38,7 +39,8 @@ public static class ServeCommand
             };
             string? modelPath = parse.GetValue(model), tokenizerPath = parse.GetValue(tokenizer);
             int threadCount = parse.GetValue(threads);
-            await using var server = await MinnowServer.StartAsync(options, () => Cli.LoadModel(modelPath, tokenizerPath, threadCount), cancellationToken);
+            string? kvCacheType = parse.GetValue(kvCache);
+            await using var server = await MinnowServer.StartAsync(options, () => Cli.LoadModel(modelPath, tokenizerPath, threadCount, kvCacheType), cancellationToken);
             Console.Error.WriteLine($"listening on {server.Address} (loading the model…)");
             try
             {

@@ -107,8 +107,6 @@ public sealed class Gpt2Model : DecoderModel
         for (int l = 0; l < c.Layers; l++)
         {
             var layer = _w.Layers[l];
-            var keys = state.Keys[l];
-            var values = state.Values[l];
 
             // Attention block: LayerNorm, fused q/k/v projection, cache, attention, output projection, residual.
             LayerNormRows(x, layer.Ln1Weight, layer.Ln1Bias, xb, n);
@@ -120,11 +118,11 @@ public sealed class Gpt2Model : DecoderModel
                 row[..dim].CopyTo(q.Slice(t * dim, dim));
                 state.Store(l, pos + t, 1, row.Slice(dim, dim), row.Slice(2 * dim, dim));
             }
-            fixed (float* pq = q, pk = keys, pv = values, pa = att)
+            fixed (float* pq = q, pa = att)
             {
                 Attention.Compute(new AttentionInputs
                 {
-                    Queries = pq, Keys = pk, Values = pv, Output = pa,
+                    Queries = pq, Keys = state.Keys(l), Values = state.Values(l), CacheType = state.CacheType, Output = pa,
                     Tokens = n, StartPosition = pos, Capacity = state.Capacity, Heads = c.Heads, KvHeads = c.Heads, HeadDim = hs,
                     Scale = c.EffectiveAttentionScale,
                 }, Pool);

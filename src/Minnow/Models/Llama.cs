@@ -146,11 +146,11 @@ public sealed class LlamaModel : DecoderModel
             }
             state.Store(l, pos, n, k, v);
 
-            fixed (float* pq = q, pk = state.Keys[l], pv = state.Values[l], pa = att)
+            fixed (float* pq = q, pa = att)
             {
                 Attention.Compute(new AttentionInputs
                 {
-                    Queries = pq, Keys = pk, Values = pv, Output = pa,
+                    Queries = pq, Keys = state.Keys(l), Values = state.Values(l), CacheType = state.CacheType, Output = pa,
                     Tokens = n, StartPosition = pos, Capacity = state.Capacity, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = hs,
                     Scale = c.EffectiveAttentionScale, SoftCap = c.AttentionSoftCap, Window = c.WindowOfLayer(l),
                 }, Pool);

@@ -3,6 +3,7 @@ using Minnow.Formats.HuggingFace;
 using Minnow.Formats.Llama2c;
 using Minnow.Formats.Safetensors;
 using Minnow.Generation;
+using Minnow.Tensors;
 using Minnow.Tokenizers;
 
 namespace Minnow.Models;
@@ -15,6 +16,9 @@ public sealed record ModelLoadOptions
 
     /// <summary>A tokenizer to use instead of the one the model carries or has beside it.</summary>
     public string? TokenizerPath { get; init; }
+
+    /// <summary>How inference states store their KV cache: F32 (exact, the default) or BF16 (half the memory).</summary>
+    public DType KvCache { get; init; } = DType.F32;
 }
 
 /// <summary>A model opened from a file with what came with it: its tokenizer (if any) and how its generations end.</summary>
@@ -61,6 +65,15 @@ public static class ModelLoader
         options ??= new ModelLoadOptions();
         if (options.Threads < 1)
             throw new InvalidInputException($"thread count must be at least 1, got {options.Threads}");
+        if (options.KvCache is not (DType.F32 or DType.BF16))
+            throw new InvalidInputException($"the KV cache can hold F32 or BF16 numbers, not {options.KvCache}");
+        var loaded = Open(path, options);
+        ((DecoderModel)loaded.Model).KvCacheType = options.KvCache;
+        return loaded;
+    }
+
+    private static LoadedModel Open(string path, ModelLoadOptions options)
+    {
         if (Directory.Exists(path))
             return HfModelLoader.Load(path, options);
         if (!File.Exists(path))

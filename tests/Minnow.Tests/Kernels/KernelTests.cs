@@ -126,35 +126,48 @@ public class KernelTests
     [MemberData(nameof(Widths))]
     public unsafe void AttentionRowsMatchScalar(SimdWidth width) => WithWidth(width, () =>
     {
-        foreach (int headDim in new[] { 1, 3, 17, 32, 64, 65, 80, 128 })
-            foreach (int length in new[] { 1, 3, 17, 65 })
-                foreach (int rows in new[] { 1, 2, 3, 4, 5, 7 })
-                {
-                    // Query rows, score rows and output rows each at their own stride, as attention lays them out.
-                    int stride = headDim * 3 + 5, qStride = headDim + 3, sStride = length + 2, oStride = headDim + 2;
-                    var q = Random(rows * qStride, 10);
-                    var cache = Random(length * stride + 2, 11);
-                    var weights = Random(rows * sStride, 12);
-                    var start = Random(rows * oStride, 13);
-                    float[] fast = new float[rows * Math.Max(sStride, oStride)], slow = new float[fast.Length];
-                    fixed (float* pq = q, pc = cache, pw = weights, pf = fast, ps = slow)
+        foreach (bool bf16 in new[] { false, true })
+            foreach (int headDim in new[] { 1, 3, 17, 32, 64, 65, 80, 128 })
+                foreach (int length in new[] { 1, 3, 17, 65 })
+                    foreach (int rows in new[] { 1, 2, 3, 4, 5, 7 })
                     {
-                        AttentionRows.Scores(pq, rows, qStride, pc + 2, stride, headDim, 0.125f, pf, sStride, length);
-                        for (int r = 0; r < rows; r++)
+                        // Query rows, score rows and output rows each at their own stride, as attention lays them out.
+                        int stride = headDim * 3 + 5, qStride = headDim + 3, sStride = length + 2, oStride = headDim + 2;
+                        var q = Random(rows * qStride, 10);
+                        // A BF16 cache (padded as InferenceState pads it), and its exact float values for the scalar twin.
+                        var cache = Random(length * stride + 2, 11);
+                        var halves = new ushort[cache.Length + 64];
+                        TensorConvert.SingleToBFloat16(cache, halves.AsSpan(0, cache.Length));
+                        if (bf16)
+                            TensorConvert.BFloat16ToSingle(halves.AsSpan(0, cache.Length), cache);
+                        var weights = Random(rows * sStride, 12);
+                        var start = Random(rows * oStride, 13);
+                        float[] fast = new float[rows * Math.Max(sStride, oStride)], slow = new float[fast.Length];
+                        fixed (float* pq = q, pc = cache, pw = weights, pf = fast, ps = slow)
+                        fixed (ushort* ph = halves)
                         {
-                            AttentionRows.ScoresScalar(pq + r * qStride, pc + 2, stride, headDim, 0.125f, ps, length);
-                            AssertClose(slow[..length], fast[(r * sStride)..(r * sStride + length)], 1e-5f * headDim);
-                        }
-                        start.CopyTo(fast, 0);
-                        AttentionRows.WeightedSum(pw, sStride, rows, length, pc + 1, stride, headDim, pf, oStride);
-                        for (int r = 0; r < rows; r++)
-                        {
-                            start.AsSpan(r * oStride, headDim).CopyTo(slow);
-                            AttentionRows.WeightedSumScalar(pw + r * sStride, length, pc + 1, stride, headDim, ps);
-                            AssertClose(slow[..headDim], fast[(r * oStride)..(r * oStride + headDim)], 1e-5f * length);
+                            if (bf16)
+                                AttentionRows.Scores(pq, rows, qStride, ph + 2, stride, headDim, 0.125f, pf, sStride, length);
+                            else
+                                AttentionRows.Scores(pq, rows, qStride, pc + 2, stride, headDim, 0.125f, pf, sStride, length);
+                            for (int r = 0; r < rows; r++)
+                            {
+                                AttentionRows.ScoresScalar(pq + r * qStride, pc + 2, stride, headDim, 0.125f, ps, length);
+                                AssertClose(slow[..length], fast[(r * sStride)..(r * sStride + length)], 1e-5f * headDim);
+                            }
+                            start.CopyTo(fast, 0);
+                            if (bf16)
+                                AttentionRows.WeightedSum(pw, sStride, rows, length, ph + 1, stride, headDim, pf, oStride);
+                            else
+                                AttentionRows.WeightedSum(pw, sStride, rows, length, pc + 1, stride, headDim, pf, oStride);
+                            for (int r = 0; r < rows; r++)
+                            {
+                                start.AsSpan(r * oStride, headDim).CopyTo(slow);
+                                AttentionRows.WeightedSumScalar(pw + r * sStride, length, pc + 1, stride, headDim, ps);
+                                AssertClose(slow[..headDim], fast[(r * oStride)..(r * oStride + headDim)], 1e-5f * length);
+                            }
                         }
                     }
-                }
     });
 
     /// <summary>
@@ -179,19 +192,31 @@ public class KernelTests
             var q = Random(c.Tokens * qDim, 21);
             var keys = Random(c.KvHeads * capacity * c.HeadDim, 22);
             var values = Random(c.KvHeads * capacity * c.HeadDim, 23);
-            var outputs = new[] { new float[c.Tokens * qDim], new float[c.Tokens * qDim] };
-            int[] threads = [1, 3];
-            for (int i = 0; i < 2; i++)
+            // The same cache as BF16: the reference below reads its exact values (the float cache is rounded to them).
+            int n = keys.Length;
+            ushort[] keys16 = new ushort[n + 64], values16 = new ushort[n + 64];
+            TensorConvert.SingleToBFloat16(keys, keys16.AsSpan(0, n));
+            TensorConvert.SingleToBFloat16(values, values16.AsSpan(0, n));
+            TensorConvert.BFloat16ToSingle(keys16.AsSpan(0, n), keys);
+            TensorConvert.BFloat16ToSingle(values16.AsSpan(0, n), values);
+            var outputs = new[] { new float[c.Tokens * qDim], new float[c.Tokens * qDim], new float[c.Tokens * qDim] };
+            (int Threads, DType Cache)[] runs = [(1, DType.F32), (3, DType.F32), (2, DType.BF16)];
+            for (int i = 0; i < runs.Length; i++)
             {
-                using var pool = new WorkerPool(threads[i]);
+                using var pool = new WorkerPool(runs[i].Threads);
+                bool half = runs[i].Cache == DType.BF16;
                 fixed (float* pq = q, pk = keys, pv = values, po = outputs[i])
+                fixed (ushort* hk = keys16, hv = values16)
                     Attention.Compute(new AttentionInputs
                     {
-                        Queries = pq, Keys = pk, Values = pv, Output = po, Tokens = c.Tokens, StartPosition = c.Start, Capacity = capacity,
-                        Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim, Scale = 0.3f, SoftCap = c.SoftCap, Window = c.Window,
+                        Queries = pq, Keys = half ? hk : (void*)pk, Values = half ? hv : (void*)pv, CacheType = runs[i].Cache, Output = po, Tokens = c.Tokens,
+                        StartPosition = c.Start, Capacity = capacity, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim, Scale = 0.3f,
+                        SoftCap = c.SoftCap, Window = c.Window,
                     }, pool);
             }
             Assert.Equal(outputs[0], outputs[1]);
+            // Same numbers, stored as BF16: the same result up to the order of float operations.
+            AssertClose(outputs[0], outputs[2], 1e-5f);
 
             double worst = 0;
             for (int t = 0; t < c.Tokens; t++)

@@ -10,12 +10,14 @@ public readonly unsafe struct AttentionInputs
     /// <summary>Queries [tokens, heads·headDim], already rotated.</summary>
     public float* Queries { get; init; }
     /// <summary>
-    /// The layer's key cache [kvHeads, Capacity, headDim] (each KV head's rows contiguous); rows up to
-    /// startPos+tokens are filled.
+    /// The layer's key cache [kvHeads, Capacity, headDim] (each KV head's rows contiguous) of <see cref="CacheType"/>
+    /// numbers; rows up to startPos+tokens are filled.
     /// </summary>
-    public float* Keys { get; init; }
+    public void* Keys { get; init; }
     /// <summary>The layer's value cache, same layout as the keys.</summary>
-    public float* Values { get; init; }
+    public void* Values { get; init; }
+    /// <summary>How the cache stores its numbers: F32 (the default) or BF16.</summary>
+    public DType CacheType { get; init; }
     /// <summary>Positions per KV head in the cache (rows between one head's first row and the next head's).</summary>
     public int Capacity { get; init; }
     /// <summary>Output [tokens, heads·headDim].</summary>
@@ -84,6 +86,8 @@ public static unsafe class Attention
 
         public Job(in AttentionInputs a)
         {
+            if (a.CacheType is not (DType.F32 or DType.BF16))
+                throw new ArgumentException($"attention reads an F32 or BF16 cache, not {a.CacheType}");
             _a = a;
             _group = a.Heads / a.KvHeads;
             _qDim = a.Heads * a.HeadDim;
@@ -126,6 +130,14 @@ public static unsafe class Attention
 
         public void Run(int start, int end)
         {
+            if (_a.CacheType == DType.BF16)
+                Run<ushort, Bf16Kv>(start, end);
+            else
+                Run<float, F32Kv>(start, end);
+        }
+
+        private void Run<T, TKv>(int start, int end) where T : unmanaged where TKv : IKvElement<T>
+        {
             int hd = _a.HeadDim, g = _group;
             int longest = Math.Min(_chunk, Length(_a.Tokens - 1));
             float[] buffer = ArrayPool<float>.Shared.Rent(g * (longest + 1));
@@ -141,10 +153,10 @@ public static unsafe class Attention
                         int n = Math.Min(_a.StartPosition + t + 1 - p0, _chunk);
                         float* q = _a.Queries + (long)t * _qDim + kvHead * g * hd;
                         long row = ((long)kvHead * _a.Capacity + p0) * hd;
-                        float* keys = _a.Keys + row, values = _a.Values + row;
+                        T* keys = (T*)_a.Keys + row, values = (T*)_a.Values + row;
 
                         for (int b = 0; b < n; b += Block)
-                            AttentionRows.Scores(q, g, hd, keys + (long)b * hd, hd, hd, _a.Scale, scores + b, n, Math.Min(Block, n - b));
+                            AttentionRows.Scores<T, TKv>(q, g, hd, keys + (long)b * hd, hd, hd, _a.Scale, scores + b, n, Math.Min(Block, n - b));
                         for (int r = 0; r < g; r++)
                         {
                             var s = new Span<float>(scores + r * n, n);
@@ -162,7 +174,7 @@ public static unsafe class Attention
                         }
                         int outStride = chunks == 1 ? hd : _partialSize;
                         for (int b = 0; b < n; b += Block)
-                            AttentionRows.WeightedSum(scores + b, n, g, Math.Min(Block, n - b), values + (long)b * hd, hd, hd,
+                            AttentionRows.WeightedSum<T, TKv>(scores + b, n, g, Math.Min(Block, n - b), values + (long)b * hd, hd, hd,
                                 Out(item, t, kvHead, 0, chunks), outStride);
                         if (chunks == 1)
                             for (int r = 0; r < g; r++)

@@ -16,7 +16,15 @@ namespace Minnow.Tensors.Kernels;
 public static unsafe class AttentionRows
 {
     /// <summary>s[r·sStride + p] = scale · Σᵢ q[r·qStride + i]·keys[p·stride + i] for r &lt; rows, p &lt; length.</summary>
-    public static void Scores(float* q, int rows, int qStride, float* keys, int stride, int headDim, float scale, float* s, int sStride, int length)
+    public static void Scores(float* q, int rows, int qStride, float* keys, int stride, int headDim, float scale, float* s, int sStride, int length) =>
+        Scores<float, F32Kv>(q, rows, qStride, keys, stride, headDim, scale, s, sStride, length);
+
+    /// <summary>The same, keys stored as BF16.</summary>
+    public static void Scores(float* q, int rows, int qStride, ushort* keys, int stride, int headDim, float scale, float* s, int sStride, int length) =>
+        Scores<ushort, Bf16Kv>(q, rows, qStride, keys, stride, headDim, scale, s, sStride, length);
+
+    internal static void Scores<T, TKv>(float* q, int rows, int qStride, T* keys, int stride, int headDim, float scale, float* s, int sStride, int length)
+        where T : unmanaged where TKv : IKvElement<T>
     {
         if (Simd.Active == SimdWidth.Vector512 && headDim % 16 == 0)
         {
@@ -25,10 +33,10 @@ public static unsafe class AttentionRows
                 float* qr = q + (long)r * qStride, sr = s + (long)r * sStride;
                 switch (Math.Min(4, rows - r))
                 {
-                    case 1: ScoresVector512(qr, keys, stride, headDim, scale, sr, length); break;
-                    case 2: ScoresTile<Two>(qr, qStride, keys, stride, headDim, scale, sr, sStride, length); break;
-                    case 3: ScoresTile<Three>(qr, qStride, keys, stride, headDim, scale, sr, sStride, length); break;
-                    default: ScoresTile<Four>(qr, qStride, keys, stride, headDim, scale, sr, sStride, length); break;
+                    case 1: ScoresVector512<T, TKv>(qr, keys, stride, headDim, scale, sr, length); break;
+                    case 2: ScoresTile<Two, T, TKv>(qr, qStride, keys, stride, headDim, scale, sr, sStride, length); break;
+                    case 3: ScoresTile<Three, T, TKv>(qr, qStride, keys, stride, headDim, scale, sr, sStride, length); break;
+                    default: ScoresTile<Four, T, TKv>(qr, qStride, keys, stride, headDim, scale, sr, sStride, length); break;
                 }
             }
             return;
@@ -38,15 +46,23 @@ public static unsafe class AttentionRows
             float* qr = q + (long)r * qStride, sr = s + (long)r * sStride;
             switch (Simd.Active)
             {
-                case SimdWidth.Vector512: ScoresVector512(qr, keys, stride, headDim, scale, sr, length); break;
-                case SimdWidth.Scalar: ScoresScalar(qr, keys, stride, headDim, scale, sr, length); break;
-                default: ScoresPortable(qr, keys, stride, headDim, scale, sr, length); break;
+                case SimdWidth.Vector512: ScoresVector512<T, TKv>(qr, keys, stride, headDim, scale, sr, length); break;
+                case SimdWidth.Scalar: ScoresScalar<T, TKv>(qr, keys, stride, headDim, scale, sr, length); break;
+                default: ScoresPortable<T, TKv>(qr, keys, stride, headDim, scale, sr, length); break;
             }
         }
     }
 
     /// <summary>output[r·outStride + i] += Σ_p w[r·wStride + p]·values[p·stride + i] for r &lt; rows, i &lt; headDim.</summary>
-    public static void WeightedSum(float* w, int wStride, int rows, int length, float* values, int stride, int headDim, float* output, int outStride)
+    public static void WeightedSum(float* w, int wStride, int rows, int length, float* values, int stride, int headDim, float* output, int outStride) =>
+        WeightedSum<float, F32Kv>(w, wStride, rows, length, values, stride, headDim, output, outStride);
+
+    /// <summary>The same, values stored as BF16.</summary>
+    public static void WeightedSum(float* w, int wStride, int rows, int length, ushort* values, int stride, int headDim, float* output, int outStride) =>
+        WeightedSum<ushort, Bf16Kv>(w, wStride, rows, length, values, stride, headDim, output, outStride);
+
+    internal static void WeightedSum<T, TKv>(float* w, int wStride, int rows, int length, T* values, int stride, int headDim, float* output, int outStride)
+        where T : unmanaged where TKv : IKvElement<T>
     {
         if (Simd.Active == SimdWidth.Vector512 && headDim % 16 == 0)
         {
@@ -55,10 +71,10 @@ public static unsafe class AttentionRows
                 float* wr = w + (long)r * wStride, or = output + (long)r * outStride;
                 switch (Math.Min(4, rows - r))
                 {
-                    case 1: WeightedSumVector512(wr, length, values, stride, headDim, or); break;
-                    case 2: WeightedSumTile<Two>(wr, wStride, length, values, stride, headDim, or, outStride); break;
-                    case 3: WeightedSumTile<Three>(wr, wStride, length, values, stride, headDim, or, outStride); break;
-                    default: WeightedSumTile<Four>(wr, wStride, length, values, stride, headDim, or, outStride); break;
+                    case 1: WeightedSumVector512<T, TKv>(wr, length, values, stride, headDim, or); break;
+                    case 2: WeightedSumTile<Two, T, TKv>(wr, wStride, length, values, stride, headDim, or, outStride); break;
+                    case 3: WeightedSumTile<Three, T, TKv>(wr, wStride, length, values, stride, headDim, or, outStride); break;
+                    default: WeightedSumTile<Four, T, TKv>(wr, wStride, length, values, stride, headDim, or, outStride); break;
                 }
             }
             return;
@@ -68,9 +84,9 @@ public static unsafe class AttentionRows
             float* wr = w + (long)r * wStride, or = output + (long)r * outStride;
             switch (Simd.Active)
             {
-                case SimdWidth.Vector512: WeightedSumVector512(wr, length, values, stride, headDim, or); break;
-                case SimdWidth.Scalar: WeightedSumScalar(wr, length, values, stride, headDim, or); break;
-                default: WeightedSumPortable(wr, length, values, stride, headDim, or); break;
+                case SimdWidth.Vector512: WeightedSumVector512<T, TKv>(wr, length, values, stride, headDim, or); break;
+                case SimdWidth.Scalar: WeightedSumScalar<T, TKv>(wr, length, values, stride, headDim, or); break;
+                default: WeightedSumPortable<T, TKv>(wr, length, values, stride, headDim, or); break;
             }
         }
     }
@@ -83,8 +99,8 @@ public static unsafe class AttentionRows
 
     /// <summary>Scores of 2–4 query rows, 4 keys per pass: each key slice is loaded once for every row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresTile<TRows>(float* q, int qStride, float* keys, int stride, int d, float scale, float* s, int sStride, int length)
-        where TRows : IRows
+    private static void ScoresTile<TRows, T, TKv>(float* q, int qStride, T* keys, int stride, int d, float scale, float* s, int sStride, int length)
+        where TRows : IRows where T : unmanaged where TKv : IKvElement<T>
     {
         int rows = TRows.Count;
         float* q1 = q + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
@@ -92,12 +108,12 @@ public static unsafe class AttentionRows
         int p = 0;
         for (; p + 4 <= length; p += 4)
         {
-            float* k0 = keys + (long)p * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+            T* k0 = keys + (long)p * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
             Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
             Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
             for (int i = 0; i < d; i += 16)
             {
-                Vector512<float> v0 = Vector512.Load(k0 + i), v1 = Vector512.Load(k1 + i), v2 = Vector512.Load(k2 + i), v3 = Vector512.Load(k3 + i);
+                Vector512<float> v0 = TKv.Load512(k0 + i), v1 = TKv.Load512(k1 + i), v2 = TKv.Load512(k2 + i), v3 = TKv.Load512(k3 + i);
                 var u = Vector512.Load(q + i);
                 a00 = Vector512.FusedMultiplyAdd(v0, u, a00); a01 = Vector512.FusedMultiplyAdd(v1, u, a01);
                 a02 = Vector512.FusedMultiplyAdd(v2, u, a02); a03 = Vector512.FusedMultiplyAdd(v3, u, a03);
@@ -126,20 +142,20 @@ public static unsafe class AttentionRows
         }
         for (; p < length; p++)
         {
-            float* k = keys + (long)p * stride;
-            s[p] = Dot.Compute(q, k, d) * scale;
-            s1[p] = Dot.Compute(q1, k, d) * scale;
+            T* k = keys + (long)p * stride;
+            s[p] = RowDot<T, TKv>(q, k, d) * scale;
+            s1[p] = RowDot<T, TKv>(q1, k, d) * scale;
             if (rows > 2)
-                s2[p] = Dot.Compute(q2, k, d) * scale;
+                s2[p] = RowDot<T, TKv>(q2, k, d) * scale;
             if (rows > 3)
-                s3[p] = Dot.Compute(q3, k, d) * scale;
+                s3[p] = RowDot<T, TKv>(q3, k, d) * scale;
         }
     }
 
     /// <summary>Weighted sums of 2–4 rows: each 64-float value slice is loaded once for every row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSumTile<TRows>(float* w, int wStride, int length, float* values, int stride, int d, float* output, int outStride)
-        where TRows : IRows
+    private static void WeightedSumTile<TRows, T, TKv>(float* w, int wStride, int length, T* values, int stride, int d, float* output, int outStride)
+        where TRows : IRows where T : unmanaged where TKv : IKvElement<T>
     {
         int rows = TRows.Count;
         float* w1 = w + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
@@ -158,10 +174,10 @@ public static unsafe class AttentionRows
             {
                 a30 = Vector512.Load(o3 + i); a31 = Vector512.Load(o3 + i + 16); a32 = Vector512.Load(o3 + i + 32); a33 = Vector512.Load(o3 + i + 48);
             }
-            float* v = values + i;
+            T* v = values + i;
             for (int p = 0; p < length; p++, v += stride)
             {
-                Vector512<float> v0 = Vector512.Load(v), v1 = Vector512.Load(v + 16), v2 = Vector512.Load(v + 32), v3 = Vector512.Load(v + 48);
+                Vector512<float> v0 = TKv.Load512(v), v1 = TKv.Load512(v + 16), v2 = TKv.Load512(v + 32), v3 = TKv.Load512(v + 48);
                 var c = Vector512.Create(w[p]);
                 a00 = Vector512.FusedMultiplyAdd(v0, c, a00); a01 = Vector512.FusedMultiplyAdd(v1, c, a01);
                 a02 = Vector512.FusedMultiplyAdd(v2, c, a02); a03 = Vector512.FusedMultiplyAdd(v3, c, a03);
@@ -196,10 +212,10 @@ public static unsafe class AttentionRows
         {
             Vector512<float> a0 = Vector512.Load(o0 + i), a1 = Vector512.Load(o1 + i);
             Vector512<float> a2 = rows > 2 ? Vector512.Load(o2 + i) : default, a3 = rows > 3 ? Vector512.Load(o3 + i) : default;
-            float* v = values + i;
+            T* v = values + i;
             for (int p = 0; p < length; p++, v += stride)
             {
-                var x = Vector512.Load(v);
+                var x = TKv.Load512(v);
                 a0 = Vector512.FusedMultiplyAdd(x, Vector512.Create(w[p]), a0);
                 a1 = Vector512.FusedMultiplyAdd(x, Vector512.Create(w1[p]), a1);
                 if (rows > 2)
@@ -215,49 +231,64 @@ public static unsafe class AttentionRows
         }
     }
 
-    /// <summary>The scalar twin of one row of <see cref="Scores"/>.</summary>
-    public static void ScoresScalar(float* q, float* keys, int stride, int headDim, float scale, float* s, int length)
+    /// <summary>The scalar twin of one row of the scores.</summary>
+    public static void ScoresScalar(float* q, float* keys, int stride, int headDim, float scale, float* s, int length) =>
+        ScoresScalar<float, F32Kv>(q, keys, stride, headDim, scale, s, length);
+
+    private static void ScoresScalar<T, TKv>(float* q, T* keys, int stride, int headDim, float scale, float* s, int length)
+        where T : unmanaged where TKv : IKvElement<T>
     {
         for (int p = 0; p < length; p++)
-            s[p] = Dot.Scalar(q, keys + (long)p * stride, headDim) * scale;
+        {
+            T* k = keys + (long)p * stride;
+            float sum = 0;
+            for (int i = 0; i < headDim; i++)
+                sum += q[i] * TKv.ToSingle(k[i]);
+            s[p] = sum * scale;
+        }
     }
 
-    /// <summary>The scalar twin of one row of <see cref="WeightedSum"/>.</summary>
-    public static void WeightedSumScalar(float* w, int length, float* values, int stride, int headDim, float* output)
+    /// <summary>The scalar twin of one row of the weighted sums.</summary>
+    public static void WeightedSumScalar(float* w, int length, float* values, int stride, int headDim, float* output) =>
+        WeightedSumScalar<float, F32Kv>(w, length, values, stride, headDim, output);
+
+    private static void WeightedSumScalar<T, TKv>(float* w, int length, T* values, int stride, int headDim, float* output)
+        where T : unmanaged where TKv : IKvElement<T>
     {
         for (int i = 0; i < headDim; i++)
         {
             float sum = output[i];
             for (int p = 0; p < length; p++)
-                sum += w[p] * values[(long)p * stride + i];
+                sum += w[p] * TKv.ToSingle(values[(long)p * stride + i]);
             output[i] = sum;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresVector512(float* q, float* keys, int stride, int d, float scale, float* s, int length)
+    private static void ScoresVector512<T, TKv>(float* q, T* keys, int stride, int d, float scale, float* s, int length)
+        where T : unmanaged where TKv : IKvElement<T>
     {
         int p = 0;
         for (; p + 4 <= length; p += 4)
         {
-            float* k0 = keys + (long)p * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+            T* k0 = keys + (long)p * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
             int i = 0;
             for (; i <= d - 16; i += 16)
             {
                 var u = Vector512.Load(q + i);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(k0 + i), u, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(k1 + i), u, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(k2 + i), u, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(k3 + i), u, a3);
+                a0 = Vector512.FusedMultiplyAdd(TKv.Load512(k0 + i), u, a0);
+                a1 = Vector512.FusedMultiplyAdd(TKv.Load512(k1 + i), u, a1);
+                a2 = Vector512.FusedMultiplyAdd(TKv.Load512(k2 + i), u, a2);
+                a3 = Vector512.FusedMultiplyAdd(TKv.Load512(k3 + i), u, a3);
             }
             var sums = Sum4(a0, a1, a2, a3);
             for (; i < d; i++)
-                sums += Vector128.Create(q[i] * k0[i], q[i] * k1[i], q[i] * k2[i], q[i] * k3[i]);
+                sums += Vector128.Create(q[i] * TKv.ToSingle(k0[i]), q[i] * TKv.ToSingle(k1[i]), q[i] * TKv.ToSingle(k2[i]), q[i] * TKv.ToSingle(k3[i]));
             (sums * scale).Store(s + p);
         }
         for (; p < length; p++)
-            s[p] = Dot.Compute(q, keys + (long)p * stride, d) * scale;
+            s[p] = RowDot<T, TKv>(q, keys + (long)p * stride, d) * scale;
     }
 
     /// <summary>
@@ -278,36 +309,38 @@ public static unsafe class AttentionRows
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresPortable(float* q, float* keys, int stride, int d, float scale, float* s, int length)
+    private static void ScoresPortable<T, TKv>(float* q, T* keys, int stride, int d, float scale, float* s, int length)
+        where T : unmanaged where TKv : IKvElement<T>
     {
         int width = Vector<float>.Count;
         int p = 0;
         for (; p + 4 <= length; p += 4)
         {
-            float* k0 = keys + (long)p * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+            T* k0 = keys + (long)p * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
             Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
             int i = 0;
             for (; i <= d - width; i += width)
             {
                 var u = Vector.Load(q + i);
-                a0 = Vector.FusedMultiplyAdd(Vector.Load(k0 + i), u, a0);
-                a1 = Vector.FusedMultiplyAdd(Vector.Load(k1 + i), u, a1);
-                a2 = Vector.FusedMultiplyAdd(Vector.Load(k2 + i), u, a2);
-                a3 = Vector.FusedMultiplyAdd(Vector.Load(k3 + i), u, a3);
+                a0 = Vector.FusedMultiplyAdd(TKv.LoadVector(k0 + i), u, a0);
+                a1 = Vector.FusedMultiplyAdd(TKv.LoadVector(k1 + i), u, a1);
+                a2 = Vector.FusedMultiplyAdd(TKv.LoadVector(k2 + i), u, a2);
+                a3 = Vector.FusedMultiplyAdd(TKv.LoadVector(k3 + i), u, a3);
             }
             float s0 = Vector.Sum(a0), s1 = Vector.Sum(a1), s2 = Vector.Sum(a2), s3 = Vector.Sum(a3);
             for (; i < d; i++)
             {
-                s0 += q[i] * k0[i]; s1 += q[i] * k1[i]; s2 += q[i] * k2[i]; s3 += q[i] * k3[i];
+                s0 += q[i] * TKv.ToSingle(k0[i]); s1 += q[i] * TKv.ToSingle(k1[i]); s2 += q[i] * TKv.ToSingle(k2[i]); s3 += q[i] * TKv.ToSingle(k3[i]);
             }
             s[p] = s0 * scale; s[p + 1] = s1 * scale; s[p + 2] = s2 * scale; s[p + 3] = s3 * scale;
         }
         for (; p < length; p++)
-            s[p] = Dot.Compute(q, keys + (long)p * stride, d) * scale;
+            s[p] = RowDot<T, TKv>(q, keys + (long)p * stride, d) * scale;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSumVector512(float* w, int length, float* values, int stride, int d, float* output)
+    private static void WeightedSumVector512<T, TKv>(float* w, int length, T* values, int stride, int d, float* output)
+        where T : unmanaged where TKv : IKvElement<T>
     {
         int i = 0;
         for (; i <= d - 64; i += 64)
@@ -316,50 +349,51 @@ public static unsafe class AttentionRows
             Vector512<float> a0 = Vector512.Load(output + i), a1 = Vector512.Load(output + i + 16),
                 a2 = Vector512.Load(output + i + 32), a3 = Vector512.Load(output + i + 48);
             Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-            float* v = values + i;
+            T* v = values + i;
             int p = 0;
             for (; p + 2 <= length; p += 2, v += 2 * stride)
             {
                 var c = Vector512.Create(w[p]);
                 var e = Vector512.Create(w[p + 1]);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(v), c, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), c, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 32), c, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 48), c, a3);
-                b0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + stride), e, b0);
-                b1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + stride + 16), e, b1);
-                b2 = Vector512.FusedMultiplyAdd(Vector512.Load(v + stride + 32), e, b2);
-                b3 = Vector512.FusedMultiplyAdd(Vector512.Load(v + stride + 48), e, b3);
+                a0 = Vector512.FusedMultiplyAdd(TKv.Load512(v), c, a0);
+                a1 = Vector512.FusedMultiplyAdd(TKv.Load512(v + 16), c, a1);
+                a2 = Vector512.FusedMultiplyAdd(TKv.Load512(v + 32), c, a2);
+                a3 = Vector512.FusedMultiplyAdd(TKv.Load512(v + 48), c, a3);
+                b0 = Vector512.FusedMultiplyAdd(TKv.Load512(v + stride), e, b0);
+                b1 = Vector512.FusedMultiplyAdd(TKv.Load512(v + stride + 16), e, b1);
+                b2 = Vector512.FusedMultiplyAdd(TKv.Load512(v + stride + 32), e, b2);
+                b3 = Vector512.FusedMultiplyAdd(TKv.Load512(v + stride + 48), e, b3);
             }
             if (p < length)
             {
                 var c = Vector512.Create(w[p]);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(v), c, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), c, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 32), c, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 48), c, a3);
+                a0 = Vector512.FusedMultiplyAdd(TKv.Load512(v), c, a0);
+                a1 = Vector512.FusedMultiplyAdd(TKv.Load512(v + 16), c, a1);
+                a2 = Vector512.FusedMultiplyAdd(TKv.Load512(v + 32), c, a2);
+                a3 = Vector512.FusedMultiplyAdd(TKv.Load512(v + 48), c, a3);
             }
             (a0 + b0).Store(output + i); (a1 + b1).Store(output + i + 16); (a2 + b2).Store(output + i + 32); (a3 + b3).Store(output + i + 48);
         }
         for (; i <= d - 16; i += 16)
         {
             var a = Vector512.Load(output + i);
-            float* v = values + i;
+            T* v = values + i;
             for (int p = 0; p < length; p++, v += stride)
-                a = Vector512.FusedMultiplyAdd(Vector512.Load(v), Vector512.Create(w[p]), a);
+                a = Vector512.FusedMultiplyAdd(TKv.Load512(v), Vector512.Create(w[p]), a);
             a.Store(output + i);
         }
         for (; i < d; i++)
         {
             float sum = output[i];
             for (int p = 0; p < length; p++)
-                sum += w[p] * values[(long)p * stride + i];
+                sum += w[p] * TKv.ToSingle(values[(long)p * stride + i]);
             output[i] = sum;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSumPortable(float* w, int length, float* values, int stride, int d, float* output)
+    private static void WeightedSumPortable<T, TKv>(float* w, int length, T* values, int stride, int d, float* output)
+        where T : unmanaged where TKv : IKvElement<T>
     {
         int width = Vector<float>.Count;
         int i = 0;
@@ -367,31 +401,85 @@ public static unsafe class AttentionRows
         {
             Vector<float> a0 = Vector.Load(output + i), a1 = Vector.Load(output + i + width),
                 a2 = Vector.Load(output + i + 2 * width), a3 = Vector.Load(output + i + 3 * width);
-            float* v = values + i;
+            T* v = values + i;
             for (int p = 0; p < length; p++, v += stride)
             {
                 var c = new Vector<float>(w[p]);
-                a0 = Vector.FusedMultiplyAdd(Vector.Load(v), c, a0);
-                a1 = Vector.FusedMultiplyAdd(Vector.Load(v + width), c, a1);
-                a2 = Vector.FusedMultiplyAdd(Vector.Load(v + 2 * width), c, a2);
-                a3 = Vector.FusedMultiplyAdd(Vector.Load(v + 3 * width), c, a3);
+                a0 = Vector.FusedMultiplyAdd(TKv.LoadVector(v), c, a0);
+                a1 = Vector.FusedMultiplyAdd(TKv.LoadVector(v + width), c, a1);
+                a2 = Vector.FusedMultiplyAdd(TKv.LoadVector(v + 2 * width), c, a2);
+                a3 = Vector.FusedMultiplyAdd(TKv.LoadVector(v + 3 * width), c, a3);
             }
             a0.Store(output + i); a1.Store(output + i + width); a2.Store(output + i + 2 * width); a3.Store(output + i + 3 * width);
         }
         for (; i <= d - width; i += width)
         {
             var a = Vector.Load(output + i);
-            float* v = values + i;
+            T* v = values + i;
             for (int p = 0; p < length; p++, v += stride)
-                a = Vector.FusedMultiplyAdd(Vector.Load(v), new Vector<float>(w[p]), a);
+                a = Vector.FusedMultiplyAdd(TKv.LoadVector(v), new Vector<float>(w[p]), a);
             a.Store(output + i);
         }
         for (; i < d; i++)
         {
             float sum = output[i];
             for (int p = 0; p < length; p++)
-                sum += w[p] * values[(long)p * stride + i];
+                sum += w[p] * TKv.ToSingle(values[(long)p * stride + i]);
             output[i] = sum;
         }
     }
+
+    /// <summary>q · k over d values (the keys left over from the 4-key passes).</summary>
+    private static float RowDot<T, TKv>(float* q, T* k, int d) where T : unmanaged where TKv : IKvElement<T>
+    {
+        int i = 0;
+        float sum = 0;
+        if (Simd.Active == SimdWidth.Vector512)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; i <= d - 16; i += 16)
+                acc = Vector512.FusedMultiplyAdd(TKv.Load512(k + i), Vector512.Load(q + i), acc);
+            sum = Vector512.Sum(acc);
+        }
+        else if (Simd.Active == SimdWidth.Portable)
+        {
+            var acc = Vector<float>.Zero;
+            for (; i <= d - Vector<float>.Count; i += Vector<float>.Count)
+                acc = Vector.FusedMultiplyAdd(TKv.LoadVector(k + i), Vector.Load(q + i), acc);
+            sum = Vector.Sum(acc);
+        }
+        for (; i < d; i++)
+            sum += q[i] * TKv.ToSingle(k[i]);
+        return sum;
+    }
+}
+
+/// <summary>How the KV cache stores a number: <see cref="F32Kv"/> as is, <see cref="Bf16Kv"/> as a float's top 16 bits.</summary>
+internal unsafe interface IKvElement<T> where T : unmanaged
+{
+    /// <summary>16 values from p.</summary>
+    static abstract Vector512<float> Load512(T* p);
+
+    /// <summary><see cref="Vector{T}.Count"/> values from p (BF16 reads twice as many: the cache is padded for it).</summary>
+    static abstract Vector<float> LoadVector(T* p);
+
+    static abstract float ToSingle(T value);
+}
+
+internal unsafe struct F32Kv : IKvElement<float>
+{
+    public static Vector512<float> Load512(float* p) => Vector512.Load(p);
+    public static Vector<float> LoadVector(float* p) => Vector.Load(p);
+    public static float ToSingle(float value) => value;
+}
+
+internal unsafe struct Bf16Kv : IKvElement<ushort>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load512(ushort* p) => Vector512.ShiftLeft(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> LoadVector(ushort* p) => Vector.AsVectorSingle(Vector.ShiftLeft(Vector.WidenLower(Vector.Load(p)), 16));
+
+    public static float ToSingle(ushort value) => BitConverter.Int32BitsToSingle(value << 16);
 }
