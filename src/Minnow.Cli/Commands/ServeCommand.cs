@@ -51,7 +51,7 @@ public static class ServeCommand
                 return 130;
             }
             var served = server.Model!;
-            Console.Error.WriteLine($"ready: serving '{served.Id}' (context {served.Engine.ContextLength}, up to {options.MaxConcurrent} at once + {options.Queue} queued) at {server.Address} — chat page at {server.Address}, API at {server.Address}v1");
+            Console.Error.WriteLine($"ready: serving '{served.Id}' (context {served.Engine.ContextLength}, KV cache {kvCacheType}, up to {options.MaxConcurrent} at once + {options.Queue} queued) at {server.Address} — chat page at {server.Address}, API at {server.Address}v1");
             if (parse.GetValue(json))
             {
                 Cli.WriteJson(new { Url = server.Address.ToString(), ModelId = served.Id, ContextLength = served.Engine.ContextLength });
