@@ -171,7 +171,7 @@ public class ServerRobustnessTests(ServerFixture fixture) : IClassFixture<Server
         using var cancel = new CancellationTokenSource();
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
         {
-            Content = new StringContent("""{"messages":[{"role":"user","content":"long"}],"max_tokens":450,"stream":true}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent("""{"messages":[{"role":"user","content":"long"}],"max_tokens":450,"temperature":0,"stream":true}""", Encoding.UTF8, "application/json"),
         };
         using var first = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);

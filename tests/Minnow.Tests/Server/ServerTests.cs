@@ -191,7 +191,7 @@ public class ServerTests(ServerFixture fixture) : IClassFixture<ServerFixture>
         string metrics = await fixture.Http.GetStringAsync("metrics");
         Assert.Contains("minnow_generations_cancelled_total ", metrics);
         Assert.Contains("minnow_tokens_generated_total ", metrics);
-        await fixture.PostAsync("v1/chat/completions", new { messages = new[] { new { role = "user", content = "log me" } }, max_tokens = 2 });
+        await fixture.PostAsync("v1/chat/completions", new { messages = new[] { new { role = "user", content = "log me" } }, max_tokens = 2, temperature = 0 });
         Assert.Contains(fixture.Log.ToString().Split('\n'), line => line.Contains(" POST /v1/chat/completions 200 ") && line.Contains("prompt=") && line.Contains("completion=2"));
     }
 
