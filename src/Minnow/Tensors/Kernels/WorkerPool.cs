@@ -93,10 +93,14 @@ public sealed class WorkerPool : IDisposable
         for (int i = 0; i < Threads; i++)
         {
             var slot = _slots[i];
-            int start = (int)((long)count * i / Threads);
+            // The cursor with the new tag goes first, as a full fence, and only then the new end. A worker still
+            // finishing the last dispatch reads either the old cursor and the old end (nothing left to claim) or a
+            // cursor whose tag is not its own (it stops). Written the other way round, it could pair its own, exhausted
+            // cursor with this dispatch's larger end, claim the difference and run the previous action on indices past
+            // that share: work done twice (or out of range), and its count credited to this dispatch.
+            Interlocked.Exchange(ref slot.Cursor, Pack(tag, (int)((long)count * i / Threads)));
             slot.End = (int)((long)count * (i + 1) / Threads);
             slot.Done = 0;
-            Volatile.Write(ref slot.Cursor, Pack(tag, start));
         }
         Interlocked.Exchange(ref _shared.Generation, generation);
         for (int i = 1; i < Threads; i++)
