@@ -1,6 +1,6 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace Minnow.Tensors.Kernels;
 
@@ -40,9 +40,10 @@ public readonly unsafe struct AttentionInputs
 /// Causal grouped-query attention over a KV cache. The work items are (token, KV head) pairs: the query heads that share
 /// a KV head are done together, so each cached key and value row is read from memory once per token instead of once per
 /// query head, and used by all the group's heads while it is in registers (up to four heads at once; keys and values are
-/// walked in blocks small enough to stay in cache for the rest). When there are too few pairs to keep the threads busy (decoding), each pair's positions are also split
-/// into chunks: a chunk keeps its softmax unnormalized with its max and sum, and the chunks are merged afterwards. The
-/// split depends only on the shapes, never on the thread count, so results are the same for any number of threads.
+/// walked in blocks small enough to stay in cache for the rest). When there are too few pairs to keep the threads busy
+/// (decoding), each pair's positions are also split into chunks: a chunk keeps its softmax unnormalized with its max
+/// and sum, and the chunks are merged afterwards. The split depends only on the shapes, never on the thread count, so
+/// results are the same for any number of threads.
 /// </summary>
 public static unsafe class Attention
 {
