@@ -126,20 +126,20 @@ public static unsafe class QuantizedMatMul
     private static RangeAction Rows32<TF>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => path switch
     {
         // The 32-element formats have no 512-bit kernel (see Block32Dot256); AVX-512 CPUs with AVX-VNNI use its multiply.
-        QuantizedPath.Avx512 when !QuantizedSimd.IsSupported(QuantizedPath.AvxVnni) => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
-        QuantizedPath.Avx512 or QuantizedPath.AvxVnni => new Job<Block32Dot256<TF, VnniMac>>(w, a, y).Run,
-        QuantizedPath.Avx2 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
-        QuantizedPath.Portable => new Job<Block32DotPortable<TF>>(w, a, y).Run,
-        _ => new Job<DequantizedDot<TF>>(w, a, y).Run,
+        QuantizedPath.Avx512 when !QuantizedSimd.IsSupported(QuantizedPath.AvxVnni) => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y, path).Run,
+        QuantizedPath.Avx512 or QuantizedPath.AvxVnni => new Job<Block32Dot256<TF, VnniMac>>(w, a, y, path).Run,
+        QuantizedPath.Avx2 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y, path).Run,
+        QuantizedPath.Portable => new Job<Block32DotPortable<TF>>(w, a, y, path).Run,
+        _ => new Job<DequantizedDot<TF>>(w, a, y, path).Run,
     };
 
     private static RangeAction RowsK<TK>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TK : ISuperBlock => path switch
     {
-        QuantizedPath.Avx512 => new Job<SuperBlockDot512<TK>>(w, a, y).Run,
-        QuantizedPath.AvxVnni => new Job<SuperBlockDot256<TK, VnniMac>>(w, a, y).Run,
-        QuantizedPath.Avx2 => new Job<SuperBlockDot256<TK, Avx2Mac>>(w, a, y).Run,
-        QuantizedPath.Portable => new Job<SuperBlockDotPortable<TK>>(w, a, y).Run,
-        _ => new Job<DequantizedDot<TK>>(w, a, y).Run,
+        QuantizedPath.Avx512 => new Job<SuperBlockDot512<TK>>(w, a, y, path).Run,
+        QuantizedPath.AvxVnni => new Job<SuperBlockDot256<TK, VnniMac>>(w, a, y, path).Run,
+        QuantizedPath.Avx2 => new Job<SuperBlockDot256<TK, Avx2Mac>>(w, a, y, path).Run,
+        QuantizedPath.Portable => new Job<SuperBlockDotPortable<TK>>(w, a, y, path).Run,
+        _ => new Job<DequantizedDot<TK>>(w, a, y, path).Run,
     };
 
     /// <summary>
@@ -152,9 +152,9 @@ public static unsafe class QuantizedMatMul
     private static long PrefetchDistance(QuantizedPath path, DType type) =>
         Sse.IsSupported && path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512 && type is DType.Q4_0 or DType.Q4_1 ? 2048 : 0;
 
-    private sealed class Job<TDot>(Tensor w, QuantizedActivations a, float* y) where TDot : IQuantizedDot
+    private sealed class Job<TDot>(Tensor w, QuantizedActivations a, float* y, QuantizedPath path) where TDot : IQuantizedDot
     {
-        private readonly long _prefetch = PrefetchDistance(QuantizedSimd.Active, w.DType);
+        private readonly long _prefetch = PrefetchDistance(path, w.DType);
         private readonly byte* _w = (byte*)w.Data;
         private readonly long _rowBytes = w.DType.ByteCount(w.Columns);
         private readonly int _outDim = w.Rows;
