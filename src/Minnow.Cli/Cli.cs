@@ -84,7 +84,12 @@ public static class Cli
             Console.Error.WriteLine(DefaultModel.Note);
             modelPath = DefaultModel.Locate();
         }
-        var cacheType = kvCache is null or "f32" ? DType.F32 : DType.BF16;
+        var cacheType = kvCache switch
+        {
+            null or "f32" => DType.F32,
+            "bf16" => DType.BF16,
+            _ => throw new InvalidInputException($"--kv-cache must be f32 or bf16, got '{kvCache}'"),
+        };
         return ModelLoader.Load(modelPath, new ModelLoadOptions { Threads = threads, TokenizerPath = tokenizerPath, KvCache = cacheType });
     }
 

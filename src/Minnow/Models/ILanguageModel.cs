@@ -172,7 +172,9 @@ public sealed unsafe class InferenceState
     public void CopyFrom(InferenceState other)
     {
         if (other.Layers != Layers || other.KvHeads != KvHeads || other.HeadDim != HeadDim || other.CacheType != CacheType || other.Position > ContextLength)
-            throw new InvalidInputException("cannot copy an inference state of a different shape");
+            throw new InvalidInputException(other.CacheType != CacheType
+                ? $"cannot copy an inference state with a {other.CacheType} KV cache into one with a {CacheType} cache"
+                : "cannot copy an inference state of a different shape");
         Position = 0;
         if (other.Position > Capacity)
             Grow(Math.Min(ContextLength, Math.Max(other.Position, Capacity * 2)));

@@ -85,7 +85,7 @@ public class InferenceStateTests
         }
         Assert.True(worst > 0 && worst < 2e-2, $"max |Δlogit| with a BF16 cache: {worst:E2}");
 
-        Assert.Throws<InvalidInputException>(() => exact.Model.CreateState().CopyFrom(halfState));
+        Assert.Contains("BF16 KV cache", Assert.Throws<InvalidInputException>(() => exact.Model.CreateState().CopyFrom(halfState)).Message);
         Assert.Throws<InvalidInputException>(() => ModelLoader.Load(folder, new ModelLoadOptions { KvCache = DType.F16 }));
     }
 }
