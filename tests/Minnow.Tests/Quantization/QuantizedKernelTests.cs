@@ -21,7 +21,7 @@ public class QuantizedKernelTests
         from type in Types
         select new object[] { path, type };
 
-    /// <summary>Offsets of the half-float scales in a block, overwritten with finite values after filling with random bytes.</summary>
+    /// <summary>Offsets of the half-float scales in a block, overwritten with finite values of either sign after filling with random bytes.</summary>
     private static int[] ScaleOffsets(DType type) => type switch
     {
         DType.Q4_1 or DType.Q5_1 or DType.Q4_K or DType.Q5_K => [0, 2],
@@ -40,7 +40,7 @@ public class QuantizedKernelTests
             bytes[i] = (byte)rng.NextUInt32();
         for (int block = 0; block < bytes.Length / type.BlockBytes(); block++)
             foreach (int at in ScaleOffsets(type))
-                BitConverter.TryWriteBytes(bytes[(block * type.BlockBytes() + at)..], (Half)(0.001f + 0.02f * rng.NextFloat()));
+                BitConverter.TryWriteBytes(bytes[(block * type.BlockBytes() + at)..], (Half)((rng.NextUInt32() % 2 == 0 ? 1 : -1) * (0.001f + 0.02f * rng.NextFloat())));
         return w;
     }
 
@@ -185,6 +185,33 @@ public class QuantizedKernelTests
         var w = Tensor.Allocate("w", DType.F16, 2, 32);
         var error = Assert.Throws<NotSupportedException>(() => MatMul.Compute(w, new float[32], new float[2], 1, pool));
         Assert.Contains("unsupported tensor type F16", error.Message);
+    }
+
+    /// <summary>
+    /// The AVX-512 kernels' conversion of scales gathered into the top half of each lane is exact for every finite half
+    /// float (subnormals and negative zero included), whatever the lane's low 16 bits hold.
+    /// </summary>
+    [Fact]
+    public void HalfConversionFromHighBitsIsExactForFiniteValues()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+            return;
+        var rng = new Rng(5);
+        for (int h = 0; h < 65536; h += 8)
+        {
+            var lanes = new int[8];
+            for (int i = 0; i < 8; i++)
+                lanes[i] = ((h + i) << 16) | (int)(rng.NextUInt32() & 0xFFFF);
+            var converted = HalfTable.FiniteFromHighHalves(System.Runtime.Intrinsics.Vector256.Create(lanes));
+            for (int i = 0; i < 8; i++)
+            {
+                var half = BitConverter.UInt16BitsToHalf((ushort)(h + i));
+                if (!Half.IsFinite(half))
+                    continue;
+                Assert.True(BitConverter.SingleToInt32Bits((float)half) == BitConverter.SingleToInt32Bits(converted[i]),
+                    $"half 0x{h + i:X4}: {converted[i]} vs {(float)half}");
+            }
+        }
     }
 
     /// <summary>The kernels' eight-at-a-time half-float conversion is exact for every bit pattern (subnormals, infinities, NaNs).</summary>

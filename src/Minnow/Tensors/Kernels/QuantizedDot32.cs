@@ -148,7 +148,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
     /// It keeps its own accumulator: one passed by reference would pin the caller's to memory for the whole loop.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Tail(byte* w, sbyte* x, in ActivationRow a, int b)
+    internal static float Tail(byte* w, sbyte* x, in ActivationRow a, int b)
     {
         if (b == a.Blocks)
             return 0;

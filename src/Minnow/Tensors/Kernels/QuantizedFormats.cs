@@ -68,7 +68,18 @@ internal static unsafe class HalfTable
         var sign = Vector256.ShiftLeft(half & Vector256.Create(0x8000), 16);
         return (magnitude.AsInt32() | special | sign).AsSingle();
     }
+
+    /// <summary>
+    /// Finite half floats held in the top 16 bits of each lane (whatever the low 16 bits hold) to floats, exactly: an
+    /// arithmetic shift by 3 puts sign, exponent and mantissa at float positions (the sign copied over the top three
+    /// exponent bits, which the mask clears, as it clears the low bits), and 2^112 re-biases the exponent, which also
+    /// makes subnormals exact. Three operations where <see cref="ToSingle"/> takes eight; scales are never infinite or NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FiniteFromHighHalves(Vector256<int> bits) =>
+        (Avx2.ShiftRightArithmetic(bits, 3) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create((127 + 112) << 23).AsSingle();
 }
+
 
 internal static unsafe class Nibbles
 {

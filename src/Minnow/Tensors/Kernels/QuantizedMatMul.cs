@@ -112,6 +112,7 @@ public static unsafe class QuantizedMatMul
     private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) => w.DType switch
     {
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
+        DType.Q4_0 when path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported => new Job<Q4_0Dot512>(w, a, y, path).Run,
         DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
         DType.Q4_1 => Rows32<Q4_1Format>(path, w, a, y),
         DType.Q5_0 => Rows32<Q5_0Format>(path, w, a, y),
@@ -125,7 +126,7 @@ public static unsafe class QuantizedMatMul
 
     private static RangeAction Rows32<TF>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => path switch
     {
-        // The 32-element formats have no 512-bit kernel (see Block32Dot256); AVX-512 CPUs with AVX-VNNI use its multiply.
+        // The other 32-element formats have no 512-bit kernel (see Block32Dot256); AVX-512 CPUs with AVX-VNNI use its multiply.
         QuantizedPath.Avx512 when !QuantizedSimd.IsSupported(QuantizedPath.AvxVnni) => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y, path).Run,
         QuantizedPath.Avx512 or QuantizedPath.AvxVnni => new Job<Block32Dot256<TF, VnniMac>>(w, a, y, path).Run,
         QuantizedPath.Avx2 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y, path).Run,
@@ -162,31 +163,36 @@ public static unsafe class QuantizedMatMul
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int tileStart, int tileEnd)
         {
-            int tokens = a.Tokens;
+            // Locals, so the loops below keep them in registers instead of reloading the fields every pass.
+            int tokens = a.Tokens, outDim = _outDim;
+            long rowBytes = _rowBytes, prefetch = _prefetch;
+            byte* weights = _w;
+            float* output = y;
             for (int tile = tileStart; tile < tileEnd; tile++)
             {
-                int r0 = tile * RowTile, r1 = Math.Min(r0 + RowTile, _outDim);
+                int r0 = tile * RowTile, r1 = Math.Min(r0 + RowTile, outDim);
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
                 {
                     var x = a.Row(t);
                     for (int o = r0; o < r1; o++)
-                        TDot.Dot4(_w + o * _rowBytes, x, y + (long)t * _outDim + o, _outDim);
+                        TDot.Dot4(weights + o * rowBytes, x, output + (long)t * outDim + o, outDim);
                 }
                 for (; t < tokens; t++)
                 {
                     var x = a.Row(t);
-                    float* yt = y + (long)t * _outDim;
+                    float* yt = output + (long)t * outDim;
                     int o = r0;
                     for (; o + 2 <= r1; o += 2)
                     {
-                        if (_prefetch > 0)
-                            for (long at = 0; at < 2 * _rowBytes; at += 64)
-                                Sse.Prefetch0(_w + o * _rowBytes + _prefetch + at);
-                        TDot.DotRows2(_w + o * _rowBytes, _w + (o + 1) * _rowBytes, x, yt + o);
+                        byte* row = weights + o * rowBytes;
+                        if (prefetch > 0)
+                            for (byte* ahead = row + prefetch, end = ahead + 2 * rowBytes; ahead < end; ahead += 64)
+                                Sse.Prefetch0(ahead);
+                        TDot.DotRows2(row, row + rowBytes, x, yt + o);
                     }
                     for (; o < r1; o++)
-                        yt[o] = TDot.Dot1(_w + o * _rowBytes, x);
+                        yt[o] = TDot.Dot1(weights + o * rowBytes, x);
                 }
             }
         }
