@@ -5,29 +5,31 @@ using System.Runtime.Intrinsics.X86;
 namespace Minnow.Tensors.Kernels;
 
 /// <summary>
-/// Q4_0 on 512-bit vectors with AVX-512 VBMI: eight 18-byte blocks (144 bytes) are read with two 64-byte loads and one
-/// 16-byte load, and byte permutes (vpermt2b) gather the four blocks' nibbles of each half into one vector and the
-/// eight half-float scales into one — in place of the 256-bit kernel's four 128-bit inserts and eight scalar scale loads.
-/// Activations are in <see cref="QuantizedActivations.Grouped"/> order, which puts blocks 0–3's values 0–15 and then
-/// their values 16–31 side by side, exactly as the low and high nibbles of the gathered vector.
+/// A 32-element format whose eight consecutive blocks AVX-512 VBMI's byte permutes (vpermt2b) can take apart: a few
+/// 64-byte loads cover the eight blocks, and permutes gather four blocks' quants into one 512-bit vector and the eight
+/// half-float scales into one — in place of the 256-bit kernel's 128-bit inserts and eight scalar scale loads.
 /// </summary>
-internal unsafe struct Q4_0Dot512 : IQuantizedDot
+internal unsafe interface IGatherEight : IBlock32
 {
-    private const int Bytes = 18;
+    /// <summary>
+    /// The unsigned quants of the eight blocks at <paramref name="w"/>, in <see cref="QuantizedActivations.Grouped"/>
+    /// order: <paramref name="low0"/> = blocks 0–3's values 0–15 (block k at byte 16k), <paramref name="high0"/> their
+    /// values 16–31, <paramref name="low1"/> and <paramref name="high1"/> the same for blocks 4–7; and d_w of block i in
+    /// lane i of <paramref name="scales"/>. Reads only the eight blocks' bytes.
+    /// </summary>
+    static abstract void Eight(byte* w, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
+        out Vector512<byte> high1, out Vector256<float> scales);
+}
 
-    // Permute indices as literals, which the JIT embeds as constants (a static readonly field would cost a
-    // class-initialization check inside the loop of these AggressiveOptimization methods).
-
-    /// <summary>Blocks 0–3's nibbles (bytes 2–17 of each) from the first 128 bytes.</summary>
-    private static Vector512<byte> NibblesLow { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71); }
-
-    /// <summary>Blocks 4–7's nibbles from bytes 64–191 (only 64–143 are used).</summary>
-    private static Vector512<byte> NibblesHigh { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79); }
-
-    /// <summary>Block i's half-float scale into bytes 2–3 of 32-bit lane i (bytes 0–1 get the same, masked off later).</summary>
-    private static Vector512<byte> Scales { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)0, 1, 0, 1, 18, 19, 18, 19, 36, 37, 36, 37, 54, 55, 54, 55, 72, 73, 72, 73, 90, 91, 90, 91, 108, 109, 108, 109, 126, 127, 126, 127, 0, 1, 0, 1, 18, 19, 18, 19, 36, 37, 36, 37, 54, 55, 54, 55, 72, 73, 72, 73, 90, 91, 90, 91, 108, 109, 108, 109, 126, 127, 126, 127); }
-
-    /// <summary>Eight blocks' unsigned quants: blocks 0–3's values 0–15 and 16–31, then blocks 4–7's; and their scales.</summary>
+/// <summary>
+/// The 32-element formats on 512-bit vectors (<see cref="IGatherEight"/>): per eight blocks, four vpmaddubsw and two
+/// vpmaddwd against the grouped activations, a shuffle-and-add reduction to one sum per block, the zero point taken
+/// off in integers (as the 256-bit kernel does, so the two paths agree to the float rounding), then one multiply-add by
+/// d_w·d_x. A row's last (blocks mod 8) blocks go through the 256-bit kernel's tail.
+/// </summary>
+internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
+{
+    /// <summary>Eight blocks' unsigned quants and scales (see <see cref="IGatherEight.Eight"/>).</summary>
     private readonly struct Eight
     {
         private readonly Vector512<byte> _low0, _high0, _low1, _high1;
@@ -35,23 +37,9 @@ internal unsafe struct Q4_0Dot512 : IQuantizedDot
         public readonly Vector256<float> Scales;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Eight(byte* w)
-        {
-            var a = Vector512.Load(w);
-            var b = Vector512.Load(w + 64);
-            var c = Vector128.Load(w + 128).ToVector256Unsafe().ToVector512Unsafe();
-            var mask = Vector512.Create((byte)0x0F);
-            var n0 = Avx512Vbmi.PermuteVar64x8x2(a, NibblesLow, b);
-            var n1 = Avx512Vbmi.PermuteVar64x8x2(b, NibblesHigh, c);
-            _low0 = n0 & mask;
-            _high0 = Vector512.ShiftRightLogical(n0.AsUInt16(), 4).AsByte() & mask;
-            _low1 = n1 & mask;
-            _high1 = Vector512.ShiftRightLogical(n1.AsUInt16(), 4).AsByte() & mask;
-            // Each scale's half-float bits land in the top 16 bits of its lane.
-            Scales = HalfTable.FiniteFromHighHalves(Avx512Vbmi.PermuteVar64x8x2(a, Q4_0Dot512.Scales, b).AsInt32().GetLower());
-        }
+        public Eight(byte* w) => TF.Eight(w, out _low0, out _high0, out _low1, out _high1, out Scales);
 
-        /// <summary>Σu·q − 8·Σq per block (lane i = block i) against grouped activations <paramref name="x"/>, as floats.</summary>
+        /// <summary>Σu·q − ZeroPoint·Σq per block (lane i = block i) against grouped activations <paramref name="x"/>, as floats.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<float> Dots(sbyte* x, int* qsums)
         {
@@ -65,7 +53,9 @@ internal unsafe struct Q4_0Dot512 : IQuantizedDot
             var t = Avx512F.UnpackLow(s0.AsUInt64(), s1.AsUInt64()).AsInt32() + Avx512F.UnpackHigh(s0.AsUInt64(), s1.AsUInt64()).AsInt32();
             t += Avx512F.Shuffle(t, 0b10_11_00_01);
             var sums = Avx512F.PermuteVar16x32(t, Vector512.Create(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower();
-            return Vector256.ConvertToSingle(sums - Avx2.ShiftLeftLogical(Vector256.Load(qsums), 3));
+            if (TF.ZeroPoint != 0)
+                sums -= Vector256.Load(qsums) * TF.ZeroPoint;
+            return Vector256.ConvertToSingle(sums);
         }
     }
 
@@ -78,12 +68,12 @@ internal unsafe struct Q4_0Dot512 : IQuantizedDot
         int* q = a.QSums;
         Vector256<float> acc = default;
         int b = 0;
-        for (; b + 8 <= blocks; b += 8, w += 8 * Bytes, x += 256)
+        for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
         {
             var eight = new Eight(w);
             acc = Vector256.FusedMultiplyAdd(eight.Dots(x, q + b), eight.Scales * Vector256.Load(d + b), acc);
         }
-        return Vector256.Sum(acc) + Block32Dot256<Q4_0Format, Avx2Mac>.Tail(w, x, a, b);
+        return Vector256.Sum(acc) + Block32Dot256<TF, Avx2Mac>.Tail(w, x, a, b);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -95,7 +85,7 @@ internal unsafe struct Q4_0Dot512 : IQuantizedDot
         int* q = a.QSums;
         Vector256<float> acc0 = default, acc1 = default;
         int b = 0;
-        for (; b + 8 <= blocks; b += 8, w0 += 8 * Bytes, w1 += 8 * Bytes, x += 256)
+        for (; b + 8 <= blocks; b += 8, w0 += 8 * TF.Bytes, w1 += 8 * TF.Bytes, x += 256)
         {
             var dx = Vector256.Load(d + b);
             var eight0 = new Eight(w0);
@@ -103,8 +93,8 @@ internal unsafe struct Q4_0Dot512 : IQuantizedDot
             var eight1 = new Eight(w1);
             acc1 = Vector256.FusedMultiplyAdd(eight1.Dots(x, q + b), eight1.Scales * dx, acc1);
         }
-        y[0] = Vector256.Sum(acc0) + Block32Dot256<Q4_0Format, Avx2Mac>.Tail(w0, x, a, b);
-        y[1] = Vector256.Sum(acc1) + Block32Dot256<Q4_0Format, Avx2Mac>.Tail(w1, x, a, b);
+        y[0] = Vector256.Sum(acc0) + Block32Dot256<TF, Avx2Mac>.Tail(w0, x, a, b);
+        y[1] = Vector256.Sum(acc1) + Block32Dot256<TF, Avx2Mac>.Tail(w1, x, a, b);
     }
 
     /// <summary>Four tokens: each weight block is unpacked once for all of them (the prompt path).</summary>
@@ -117,7 +107,7 @@ internal unsafe struct Q4_0Dot512 : IQuantizedDot
         int* q = a.QSums;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         int b = 0;
-        for (; b + 8 <= blocks; b += 8, w += 8 * Bytes, x += 256)
+        for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
         {
             var eight = new Eight(w);
             acc0 = Vector256.FusedMultiplyAdd(eight.Dots(x, q + b), eight.Scales * Vector256.Load(d + b), acc0);
@@ -126,9 +116,92 @@ internal unsafe struct Q4_0Dot512 : IQuantizedDot
             acc3 = Vector256.FusedMultiplyAdd(eight.Dots(x + 3 * n, q + 3 * blocks + b), eight.Scales * Vector256.Load(d + 3 * blocks + b), acc3);
         }
         // A row's last blocks (mod 8), token by token.
-        y[0] = Vector256.Sum(acc0) + Block32Dot256<Q4_0Format, Avx2Mac>.Tail(w, x, a, b);
-        y[stride] = Vector256.Sum(acc1) + Block32Dot256<Q4_0Format, Avx2Mac>.Tail(w, x + n, a.Next(1), b);
-        y[2 * stride] = Vector256.Sum(acc2) + Block32Dot256<Q4_0Format, Avx2Mac>.Tail(w, x + 2 * n, a.Next(2), b);
-        y[3 * stride] = Vector256.Sum(acc3) + Block32Dot256<Q4_0Format, Avx2Mac>.Tail(w, x + 3 * n, a.Next(3), b);
+        y[0] = Vector256.Sum(acc0) + Block32Dot256<TF, Avx2Mac>.Tail(w, x, a, b);
+        y[stride] = Vector256.Sum(acc1) + Block32Dot256<TF, Avx2Mac>.Tail(w, x + n, a.Next(1), b);
+        y[2 * stride] = Vector256.Sum(acc2) + Block32Dot256<TF, Avx2Mac>.Tail(w, x + 2 * n, a.Next(2), b);
+        y[3 * stride] = Vector256.Sum(acc3) + Block32Dot256<TF, Avx2Mac>.Tail(w, x + 3 * n, a.Next(3), b);
+    }
+}
+
+// Permute indices are literals, which the JIT embeds as constants (a static readonly field would cost a
+// class-initialization check inside the loops of the AggressiveOptimization kernels).
+
+/// <summary>Q4_0's eight 18-byte blocks (144 bytes): two 64-byte loads and one 16-byte load, three permutes.</summary>
+internal unsafe partial struct Q4_0Format : IGatherEight
+{
+    /// <summary>Blocks 0–3's nibbles (bytes 2–17 of each) from bytes 0–127.</summary>
+    private static Vector512<byte> Nibbles0 { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71); }
+
+    /// <summary>Blocks 4–7's nibbles from bytes 64–191 (only 64–143 are used).</summary>
+    private static Vector512<byte> Nibbles1 { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79); }
+
+    /// <summary>Block i's half-float scale into bytes 2–3 of 32-bit lane i (bytes 0–1 get the same, ignored).</summary>
+    private static Vector512<byte> ScaleBytes { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)0, 1, 0, 1, 18, 19, 18, 19, 36, 37, 36, 37, 54, 55, 54, 55, 72, 73, 72, 73, 90, 91, 90, 91, 108, 109, 108, 109, 126, 127, 126, 127, 0, 1, 0, 1, 18, 19, 18, 19, 36, 37, 36, 37, 54, 55, 54, 55, 72, 73, 72, 73, 90, 91, 90, 91, 108, 109, 108, 109, 126, 127, 126, 127); }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Eight(byte* w, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
+        out Vector512<byte> high1, out Vector256<float> scales)
+    {
+        var a = Vector512.Load(w);
+        var b = Vector512.Load(w + 64);
+        var c = Vector128.Load(w + 128).ToVector256Unsafe().ToVector512Unsafe();
+        var mask = Vector512.Create((byte)0x0F);
+        var n0 = Avx512Vbmi.PermuteVar64x8x2(a, Nibbles0, b);
+        var n1 = Avx512Vbmi.PermuteVar64x8x2(b, Nibbles1, c);
+        low0 = n0 & mask;
+        high0 = Vector512.ShiftRightLogical(n0.AsUInt16(), 4).AsByte() & mask;
+        low1 = n1 & mask;
+        high1 = Vector512.ShiftRightLogical(n1.AsUInt16(), 4).AsByte() & mask;
+        scales = HalfTable.FiniteFromHighHalves(Avx512Vbmi.PermuteVar64x8x2(a, ScaleBytes, b).AsInt32().GetLower());
+    }
+}
+
+/// <summary>
+/// Q5_0's eight 22-byte blocks (176 bytes): blocks 0–3 are permuted out of bytes 0–127, blocks 4–7 out of bytes 48–175
+/// (four 64-byte loads). The fifth bits: a permute copies block k's 32-bit qh (and its scale) into 64-bit lanes 2k and
+/// 2k+1, and vpmultishiftqb picks, for each value, the 8 bits that put its own qh bit at bit 4 — which is where a value
+/// of 16–31 has it.
+/// </summary>
+internal unsafe partial struct Q5_0Format : IGatherEight
+{
+    /// <summary>Blocks 0–3's nibbles (bytes 6–21 of each) from bytes 0–127.</summary>
+    private static Vector512<byte> Nibbles0 { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87); }
+
+    /// <summary>Blocks 4–7's nibbles from bytes 48–175.</summary>
+    private static Vector512<byte> Nibbles1 { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127); }
+
+    /// <summary>Bytes 0–3 of 64-bit lanes 2k and 2k+1: block k's qh; bytes 4–7: its scale, twice (for blocks 0–3).</summary>
+    private static Vector512<byte> HighBits0 { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)2, 3, 4, 5, 0, 1, 0, 1, 2, 3, 4, 5, 0, 1, 0, 1, 24, 25, 26, 27, 22, 23, 22, 23, 24, 25, 26, 27, 22, 23, 22, 23, 46, 47, 48, 49, 44, 45, 44, 45, 46, 47, 48, 49, 44, 45, 44, 45, 68, 69, 70, 71, 66, 67, 66, 67, 68, 69, 70, 71, 66, 67, 66, 67); }
+
+    /// <summary>The same for blocks 4–7, from bytes 48–175.</summary>
+    private static Vector512<byte> HighBits1 { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)42, 43, 44, 45, 40, 41, 40, 41, 42, 43, 44, 45, 40, 41, 40, 41, 64, 65, 66, 67, 62, 63, 62, 63, 64, 65, 66, 67, 62, 63, 62, 63, 86, 87, 88, 89, 84, 85, 84, 85, 86, 87, 88, 89, 84, 85, 84, 85, 108, 109, 110, 111, 106, 107, 106, 107, 108, 109, 110, 111, 106, 107, 106, 107); }
+
+    /// <summary>For value j (0–15) of a block, the bit offset j − 4 (mod 64): qh bit j lands at bit 4.</summary>
+    private static Vector512<byte> ShiftLow { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)60, 61, 62, 63, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 60, 61, 62, 63, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 60, 61, 62, 63, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 60, 61, 62, 63, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11); }
+
+    /// <summary>For value 16 + j, the bit offset 12 + j.</summary>
+    private static Vector512<byte> ShiftHigh { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27); }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Eight(byte* w, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
+        out Vector512<byte> high1, out Vector256<float> scales)
+    {
+        var a = Vector512.Load(w);
+        var b = Vector512.Load(w + 64);
+        var c = Vector512.Load(w + 48);
+        var e = Vector512.Load(w + 112);
+        var mask = Vector512.Create((byte)0x0F);
+        var fifth = Vector512.Create((byte)0x10);
+        var n0 = Avx512Vbmi.PermuteVar64x8x2(a, Nibbles0, b);
+        var n1 = Avx512Vbmi.PermuteVar64x8x2(c, Nibbles1, e);
+        var h0 = Avx512Vbmi.PermuteVar64x8x2(a, HighBits0, b).AsUInt64();
+        var h1 = Avx512Vbmi.PermuteVar64x8x2(c, HighBits1, e).AsUInt64();
+        low0 = (n0 & mask) | (Avx512Vbmi.MultiShift(ShiftLow, h0) & fifth);
+        high0 = (Vector512.ShiftRightLogical(n0.AsUInt16(), 4).AsByte() & mask) | (Avx512Vbmi.MultiShift(ShiftHigh, h0) & fifth);
+        low1 = (n1 & mask) | (Avx512Vbmi.MultiShift(ShiftLow, h1) & fifth);
+        high1 = (Vector512.ShiftRightLogical(n1.AsUInt16(), 4).AsByte() & mask) | (Avx512Vbmi.MultiShift(ShiftHigh, h1) & fifth);
+        // Block k's scale is in the top half of 32-bit lane 4k+1 of h0 (blocks 0–3) and h1 (blocks 4–7).
+        var bits = Avx512F.PermuteVar16x32x2(h0.AsInt32(), Vector512.Create(1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0), h1.AsInt32());
+        scales = HalfTable.FiniteFromHighHalves(bits.GetLower());
     }
 }

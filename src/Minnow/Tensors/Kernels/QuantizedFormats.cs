@@ -139,11 +139,13 @@ internal unsafe struct Q8_0Format : IBlock32
     public static bool Signed => true;
     public static int ZeroPoint => 0;
     public static bool HasMin => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Unsigned(byte* block, out Vector128<byte> low, out Vector128<byte> high)
     {
         low = Vector128.Load(block + 2);
         high = Vector128.Load(block + 18);
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Pair(byte* a, byte* b, out Vector256<byte> low, out Vector256<byte> high)
     {
         low = Vector256.Create(Vector128.Load(a + 2), Vector128.Load(b + 2));
@@ -152,14 +154,16 @@ internal unsafe struct Q8_0Format : IBlock32
 }
 
 /// <summary>Q4_0: d, qs[16]; x = d·(u − 8).</summary>
-internal unsafe struct Q4_0Format : IBlock32
+internal unsafe partial struct Q4_0Format : IBlock32
 {
     public static DType Type => DType.Q4_0;
     public static int Bytes => 18;
     public static bool Signed => false;
     public static int ZeroPoint => 8;
     public static bool HasMin => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Unsigned(byte* block, out Vector128<byte> low, out Vector128<byte> high) => Nibbles.Split(block + 2, out low, out high);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Pair(byte* a, byte* b, out Vector256<byte> low, out Vector256<byte> high) => Nibbles.SplitPair(a + 2, b + 2, out low, out high);
 }
 
@@ -171,18 +175,21 @@ internal unsafe struct Q4_1Format : IBlock32
     public static bool Signed => false;
     public static int ZeroPoint => 0;
     public static bool HasMin => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Unsigned(byte* block, out Vector128<byte> low, out Vector128<byte> high) => Nibbles.Split(block + 4, out low, out high);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Pair(byte* a, byte* b, out Vector256<byte> low, out Vector256<byte> high) => Nibbles.SplitPair(a + 4, b + 4, out low, out high);
 }
 
 /// <summary>Q5_0: d, qh, qs[16]; x = d·(u − 16).</summary>
-internal unsafe struct Q5_0Format : IBlock32
+internal unsafe partial struct Q5_0Format : IBlock32
 {
     public static DType Type => DType.Q5_0;
     public static int Bytes => 22;
     public static bool Signed => false;
     public static int ZeroPoint => 16;
     public static bool HasMin => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Unsigned(byte* block, out Vector128<byte> low, out Vector128<byte> high)
     {
         Nibbles.Split(block + 6, out low, out high);
@@ -190,6 +197,7 @@ internal unsafe struct Q5_0Format : IBlock32
         low |= Nibbles.FifthBits(qh);
         high |= Nibbles.FifthBits(qh >> 16);
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Pair(byte* a, byte* b, out Vector256<byte> low, out Vector256<byte> high)
     {
         Nibbles.SplitPair(a + 6, b + 6, out low, out high);
@@ -207,6 +215,7 @@ internal unsafe struct Q5_1Format : IBlock32
     public static bool Signed => false;
     public static int ZeroPoint => 0;
     public static bool HasMin => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Unsigned(byte* block, out Vector128<byte> low, out Vector128<byte> high)
     {
         Nibbles.Split(block + 8, out low, out high);
@@ -214,6 +223,7 @@ internal unsafe struct Q5_1Format : IBlock32
         low |= Nibbles.FifthBits(qh);
         high |= Nibbles.FifthBits(qh >> 16);
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Pair(byte* a, byte* b, out Vector256<byte> low, out Vector256<byte> high)
     {
         Nibbles.SplitPair(a + 8, b + 8, out low, out high);

@@ -112,9 +112,10 @@ public static unsafe class QuantizedMatMul
     private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) => w.DType switch
     {
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
-        DType.Q4_0 when path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported => new Job<Q4_0Dot512>(w, a, y, path).Run,
+        DType.Q4_0 when path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported => new Job<Block32Dot512<Q4_0Format>>(w, a, y, path).Run,
         DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
         DType.Q4_1 => Rows32<Q4_1Format>(path, w, a, y),
+        DType.Q5_0 when path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported => new Job<Block32Dot512<Q5_0Format>>(w, a, y, path).Run,
         DType.Q5_0 => Rows32<Q5_0Format>(path, w, a, y),
         DType.Q5_1 => Rows32<Q5_1Format>(path, w, a, y),
         DType.Q2_K => RowsK<Q2_KFormat>(path, w, a, y),

@@ -19,8 +19,8 @@ public enum QuantizedPath
     /// <summary>256-bit AVX-VNNI: vpdpbusd / vpdpwssd fuse the multiply and the accumulate.</summary>
     AvxVnni,
     /// <summary>
-    /// AVX-512BW: 512-bit vpmaddubsw + vpmaddwd on two 32-element chunks of a K-quant super-block at once; Q4_0 with
-    /// AVX-512 VBMI's byte permutes gathers four blocks per vector (<see cref="Q4_0Dot512"/>); the other 32-element
+    /// AVX-512BW: 512-bit vpmaddubsw + vpmaddwd on two 32-element chunks of a K-quant super-block at once; Q4_0 and Q5_0
+    /// with AVX-512 VBMI's byte permutes gather four blocks per vector (<see cref="Block32Dot512{TF}"/>); the other 32-element
     /// formats run the 256-bit kernel, with VNNI's multiply where the CPU also has AVX-VNNI.
     /// </summary>
     Avx512,
