@@ -132,7 +132,7 @@ internal static unsafe class Nibbles
 }
 
 /// <summary>Q8_0: d, qs[32]; signed quants.</summary>
-internal unsafe struct Q8_0Format : IBlock32
+internal unsafe partial struct Q8_0Format : IBlock32
 {
     public static DType Type => DType.Q8_0;
     public static int Bytes => 34;

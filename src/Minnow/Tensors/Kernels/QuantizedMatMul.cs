@@ -111,6 +111,9 @@ public static unsafe class QuantizedMatMul
 
     private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) => w.DType switch
     {
+        DType.Q8_0 when path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported => QuantizedSimd.IsSupported(QuantizedPath.AvxVnni)
+            ? new Job<Q8_0Dot512Prompt<VnniMac>>(w, a, y, path).Run
+            : new Job<Q8_0Dot512Prompt<Avx2Mac>>(w, a, y, path).Run,
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
         DType.Q4_0 when path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported => new Job<Block32Dot512<Q4_0Format>>(w, a, y, path).Run,
         DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
