@@ -12,7 +12,8 @@ namespace Minnow.Tensors.Kernels;
 internal unsafe interface IGatherEight : IBlock32
 {
     /// <summary>
-    /// The unsigned quants of the eight blocks at <paramref name="w"/>, in <see cref="QuantizedActivations.Grouped"/>
+    /// The quants of the eight blocks at <paramref name="w"/> (unsigned, or signed bytes when
+    /// <see cref="IBlock32.Signed"/>), in <see cref="QuantizedActivations.Grouped"/>
     /// order: <paramref name="low0"/> = blocks 0–3's values 0–15 (block k at byte 16k), <paramref name="high0"/> their
     /// values 16–31, <paramref name="low1"/> and <paramref name="high1"/> the same for blocks 4–7; and d_w of block i in
     /// lane i of <paramref name="scales"/>. Reads only the eight blocks' bytes.
@@ -23,13 +24,13 @@ internal unsafe interface IGatherEight : IBlock32
 
 /// <summary>
 /// The 32-element formats on 512-bit vectors (<see cref="IGatherEight"/>): per eight blocks, four vpmaddubsw and two
-/// vpmaddwd against the grouped activations, a shuffle-and-add reduction to one sum per block, the zero point taken
+/// vpmaddwd (four for signed quants) against the grouped activations, a shuffle-and-add reduction to one sum per block, the zero point taken
 /// off in integers (as the 256-bit kernel does, so the two paths agree to the float rounding), then one multiply-add by
 /// d_w·d_x. A row's last (blocks mod 8) blocks go through the 256-bit kernel's tail.
 /// </summary>
 internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
 {
-    /// <summary>Eight blocks' unsigned quants and scales (see <see cref="IGatherEight.Eight"/>).</summary>
+    /// <summary>Eight blocks' quants and scales (see <see cref="IGatherEight.Eight"/>).</summary>
     private readonly struct Eight
     {
         private readonly Vector512<byte> _low0, _high0, _low1, _high1;
