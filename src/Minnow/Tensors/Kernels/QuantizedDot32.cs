@@ -122,7 +122,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         w += at;
         var bits = Vector128.Create(*(ushort*)w, *(ushort*)(w + TF.Bytes), *(ushort*)(w + 2 * TF.Bytes), *(ushort*)(w + 3 * TF.Bytes),
             *(ushort*)(w + 4 * TF.Bytes), *(ushort*)(w + 5 * TF.Bytes), *(ushort*)(w + 6 * TF.Bytes), *(ushort*)(w + 7 * TF.Bytes));
-        return HalfTable.ToSingle(Avx2.ConvertToVector256Int32(bits).AsInt32());
+        return HalfTable.FiniteFromHighHalves(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(bits).AsInt32(), 16));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
