@@ -30,6 +30,9 @@ internal unsafe interface IGatherEight : IBlock32
 /// </summary>
 internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
 {
+    /// <summary>How far ahead of the blocks being read decoding prefetches (see <see cref="Prefetch"/>); 3–6 KB measured alike.</summary>
+    private const int PrefetchAhead = 4096;
+
     /// <summary>Eight blocks' quants and scales (see <see cref="IGatherEight.Eight"/>).</summary>
     private readonly struct Eight
     {
@@ -92,10 +95,30 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
         int b = 0;
         for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
         {
+            Prefetch(w);
             var eight = new Eight(w);
             acc = Vector256.FusedMultiplyAdd(eight.Dots(x, q + b), eight.Scales * Vector256.Load(d + b), acc);
         }
         return Vector256.Sum(acc) + Block32Dot256<TF, Avx2Mac>.Tail(w, x, a, b);
+    }
+
+    /// <summary>
+    /// Decoding streams each row from memory: every step asks for the lines <see cref="PrefetchAhead"/> bytes ahead of
+    /// the eight blocks it reads, so the requests go out at the rate the kernel consumes bytes (rows are contiguous, so
+    /// this runs on into the next rows). Measured against a burst of prefetches 2 KB ahead before each row (the 256-bit
+    /// kernels' way), same process alternating, medians of 12 rounds: 110M Q4_0 206 -> 216 tok/s (1 thread),
+    /// 275 -> 312 (2 threads); Q5_0 149 -> 172 and 286 -> 312; SmolLM2 Q4_K_M 94 -> 99 and 173 -> 173.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* w)
+    {
+        Sse.Prefetch0(w + PrefetchAhead);
+        Sse.Prefetch0(w + PrefetchAhead + 64);
+        Sse.Prefetch0(w + PrefetchAhead + 128);
+        if (8 * TF.Bytes > 192)
+            Sse.Prefetch0(w + PrefetchAhead + 192);
+        if (8 * TF.Bytes > 256)
+            Sse.Prefetch0(w + PrefetchAhead + 256);
     }
 
     /// <summary>

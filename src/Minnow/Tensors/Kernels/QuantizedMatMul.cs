@@ -111,14 +111,14 @@ public static unsafe class QuantizedMatMul
 
     private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) => w.DType switch
     {
-        DType.Q8_0 when path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported => QuantizedSimd.IsSupported(QuantizedPath.AvxVnni)
+        DType.Q8_0 when Gathers512(path) => QuantizedSimd.IsSupported(QuantizedPath.AvxVnni)
             ? new Job<Q8_0Dot512Prompt<VnniMac>>(w, a, y, path).Run
             : new Job<Q8_0Dot512Prompt<Avx2Mac>>(w, a, y, path).Run,
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
-        DType.Q4_0 when path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported => new Job<Block32Dot512<Q4_0Format>>(w, a, y, path).Run,
+        DType.Q4_0 when Gathers512(path) => new Job<Block32Dot512<Q4_0Format>>(w, a, y, path).Run,
         DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
         DType.Q4_1 => Rows32<Q4_1Format>(path, w, a, y),
-        DType.Q5_0 when path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported => new Job<Block32Dot512<Q5_0Format>>(w, a, y, path).Run,
+        DType.Q5_0 when Gathers512(path) => new Job<Block32Dot512<Q5_0Format>>(w, a, y, path).Run,
         DType.Q5_0 => Rows32<Q5_0Format>(path, w, a, y),
         DType.Q5_1 => Rows32<Q5_1Format>(path, w, a, y),
         DType.Q2_K => RowsK<Q2_KFormat>(path, w, a, y),
@@ -127,6 +127,9 @@ public static unsafe class QuantizedMatMul
         DType.Q5_K => RowsK<Q5_KFormat>(path, w, a, y),
         _ => RowsK<Q6_KFormat>(path, w, a, y),
     };
+
+    /// <summary>True when Q8_0, Q4_0 and Q5_0 run <see cref="Block32Dot512{TF}"/> (Q8_0 for prompts only).</summary>
+    private static bool Gathers512(QuantizedPath path) => path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported;
 
     private static RangeAction Rows32<TF>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => path switch
     {
@@ -152,15 +155,12 @@ public static unsafe class QuantizedMatMul
     /// on the 110M model's own memory-mapped matrices (one token, this Zen 4 VM, the same process alternating): 2 KB
     /// ahead streams Q4_0 at +39 % (1 thread) / +19 % (2 threads) and Q4_1 at +19 % / +13 %, whose kernels are fast
     /// enough per byte to wait on memory; it costs Q8_0 18–25 %, Q6_K 10 %, Q4_K 5 % and does nothing for Q5_0, whose
-    /// kernels are bound by their own arithmetic, so those go without. 1–4 KB measured alike. Q5_0's 512-bit kernel
-    /// is fast enough to wait on memory too: with the prefetch, 110M Q5_0 decodes 14 % (1 thread) / 26 % (2) faster.
+    /// kernels are bound by their own arithmetic, so those go without. 1–4 KB measured alike. The 512-bit kernels
+    /// (Q4_0 and Q5_0 with VBMI) prefetch inside their own loop instead (<see cref="Block32Dot512{TF}"/>).
     /// </summary>
-    private static long PrefetchDistance(QuantizedPath path, DType type)
-    {
-        bool waitsOnMemory = type is DType.Q4_0 or DType.Q4_1 && path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512
-            || type is DType.Q5_0 && path is QuantizedPath.Avx512 && Avx512Vbmi.IsSupported;
-        return Sse.IsSupported && waitsOnMemory ? 2048 : 0;
-    }
+    private static long PrefetchDistance(QuantizedPath path, DType type) =>
+        Sse.IsSupported && type is DType.Q4_0 or DType.Q4_1 && path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512
+            && !(type == DType.Q4_0 && Gathers512(path)) ? 2048 : 0;
 
     private sealed class Job<TDot>(Tensor w, QuantizedActivations a, float* y, QuantizedPath path) where TDot : IQuantizedDot
     {
