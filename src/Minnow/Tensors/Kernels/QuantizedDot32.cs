@@ -136,6 +136,12 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         int b = 0;
         for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
         {
+            // Q8_0 decodes one row per call (see DotRows2) and streams it with a steady prefetch 6 KB ahead. Same
+            // process alternating, medians of 12 rounds, against none: 110M 136 -> 141 and 141 -> 148 tok/s (1 thread),
+            // 204 -> 217 and 241 -> 263 (2 threads); SmolLM2 99 -> 101 and 115 -> 118, 178 -> 176 and 183 -> 192.
+            // (A burst 2 KB ahead before each row, the unsigned formats' way, made Q8_0 slower.)
+            if (TF.Signed && Sse.IsSupported)
+                StreamPrefetch.Lines(w + 6144, 8 * TF.Bytes);
             acc = Vector256.FusedMultiplyAdd(new Eight(w).Dots(x, q + b), Halves(w, 0) * Vector256.Load(d + b), acc);
             if (TF.HasMin)
                 accMin = Vector256.FusedMultiplyAdd(Halves(w, 2), Vector256.Load(s + b), accMin);

@@ -30,7 +30,7 @@ internal unsafe interface IGatherEight : IBlock32
 /// </summary>
 internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
 {
-    /// <summary>How far ahead of the blocks being read decoding prefetches (see <see cref="Prefetch"/>); 3–6 KB measured alike.</summary>
+    /// <summary>How far ahead of the blocks being read decoding prefetches (see <see cref="Prefetch"/>); 3–6 KB measured alike, 1–2 KB worse.</summary>
     private const int PrefetchAhead = 4096;
 
     /// <summary>Eight blocks' quants and scales (see <see cref="IGatherEight.Eight"/>).</summary>
@@ -104,22 +104,12 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
 
     /// <summary>
     /// Decoding streams each row from memory: every step asks for the lines <see cref="PrefetchAhead"/> bytes ahead of
-    /// the eight blocks it reads, so the requests go out at the rate the kernel consumes bytes (rows are contiguous, so
-    /// this runs on into the next rows). Measured against a burst of prefetches 2 KB ahead before each row (the 256-bit
-    /// kernels' way), same process alternating, medians of 12 rounds: 110M Q4_0 206 -> 216 tok/s (1 thread),
-    /// 275 -> 312 (2 threads); Q5_0 149 -> 172 and 286 -> 312; SmolLM2 Q4_K_M 94 -> 99 and 173 -> 173.
+    /// the eight blocks it reads (<see cref="StreamPrefetch"/>). Measured against a burst of prefetches 2 KB ahead before
+    /// each row (the 256-bit kernels' way), same process alternating, medians of 12 rounds: 110M Q4_0 206 -> 216 tok/s
+    /// (1 thread), 275 -> 312 (2 threads); Q5_0 149 -> 172 and 286 -> 312; SmolLM2 Q4_K_M 94 -> 99 and 173 -> 173.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch(byte* w)
-    {
-        Sse.Prefetch0(w + PrefetchAhead);
-        Sse.Prefetch0(w + PrefetchAhead + 64);
-        Sse.Prefetch0(w + PrefetchAhead + 128);
-        if (8 * TF.Bytes > 192)
-            Sse.Prefetch0(w + PrefetchAhead + 192);
-        if (8 * TF.Bytes > 256)
-            Sse.Prefetch0(w + PrefetchAhead + 256);
-    }
+    private static void Prefetch(byte* w) => StreamPrefetch.Lines(w + PrefetchAhead, 8 * TF.Bytes);
 
     /// <summary>
     /// One row after the other. Unlike the 256-bit kernel, this one keeps enough work in flight on one row, and
@@ -172,6 +162,29 @@ internal unsafe struct Q8_0Dot512Prompt<TMac> : IQuantizedDot where TMac : IMac
     public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => Block32Dot256<Q8_0Format, TMac>.DotRows2(row0, row1, a, y);
 
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => Block32Dot512<Q8_0Format>.Dot4(w, a, y, stride);
+}
+
+/// <summary>
+/// Software prefetch for kernels that stream a row from memory: each step of the loop asks for the lines a fixed
+/// distance ahead of the bytes it reads, so the requests go out at the rate the kernel consumes bytes, and run on into
+/// the next rows (a matrix's rows are contiguous).
+/// </summary>
+internal static unsafe class StreamPrefetch
+{
+    /// <summary>Prefetches into L1 the 64-byte lines covering <paramref name="bytes"/> (a constant, at most 320) from <paramref name="at"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Lines(byte* at, int bytes)
+    {
+        Sse.Prefetch0(at);
+        if (bytes > 64)
+            Sse.Prefetch0(at + 64);
+        if (bytes > 128)
+            Sse.Prefetch0(at + 128);
+        if (bytes > 192)
+            Sse.Prefetch0(at + 192);
+        if (bytes > 256)
+            Sse.Prefetch0(at + 256);
+    }
 }
 
 // Permute indices are literals, which the JIT embeds as constants (a static readonly field would cost a
