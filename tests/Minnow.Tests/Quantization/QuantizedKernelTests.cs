@@ -191,8 +191,8 @@ public class QuantizedKernelTests
     }
 
     /// <summary>
-    /// The AVX-512 kernels' conversion of scales gathered into the top half of each lane is exact for every finite half
-    /// float (subnormals and negative zero included), whatever the lane's low 16 bits hold.
+    /// The 32-element kernels' conversion of half-float scales held in the top half of each lane is exact for every
+    /// finite half float (subnormals and negative zero included), whatever the lane's low 16 bits hold.
     /// </summary>
     [Fact]
     public void HalfConversionFromHighBitsIsExactForFiniteValues()

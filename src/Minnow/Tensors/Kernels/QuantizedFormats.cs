@@ -66,7 +66,6 @@ internal static unsafe class HalfTable
         (Avx2.ShiftRightArithmetic(bits, 3) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create((127 + 112) << 23).AsSingle();
 }
 
-
 internal static unsafe class Nibbles
 {
     private static Vector128<byte> Low { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector128.Create((byte)0x0F); }

@@ -155,8 +155,9 @@ public static unsafe class QuantizedMatMul
     /// on the 110M model's own memory-mapped matrices (one token, this Zen 4 VM, the same process alternating): 2 KB
     /// ahead streams Q4_0 at +39 % (1 thread) / +19 % (2 threads) and Q4_1 at +19 % / +13 %, whose kernels are fast
     /// enough per byte to wait on memory; it costs Q8_0 18–25 %, Q6_K 10 %, Q4_K 5 % and does nothing for Q5_0, whose
-    /// kernels are bound by their own arithmetic, so those go without. 1–4 KB measured alike. The 512-bit kernels
-    /// (Q4_0 and Q5_0 with VBMI) prefetch inside their own loop instead (<see cref="Block32Dot512{TF}"/>).
+    /// kernels are bound by their own arithmetic, so those go without. 1–4 KB measured alike. Kernels that decode one
+    /// row per call prefetch inside their own loop instead, a fixed distance ahead of every step
+    /// (<see cref="StreamPrefetch"/>): the 512-bit Q4_0 and Q5_0 kernels, and Q8_0's.
     /// </summary>
     private static long PrefetchDistance(QuantizedPath path, DType type) =>
         Sse.IsSupported && type is DType.Q4_0 or DType.Q4_1 && path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512

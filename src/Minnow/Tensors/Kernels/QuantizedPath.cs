@@ -19,9 +19,10 @@ public enum QuantizedPath
     /// <summary>256-bit AVX-VNNI: vpdpbusd / vpdpwssd fuse the multiply and the accumulate.</summary>
     AvxVnni,
     /// <summary>
-    /// AVX-512BW: 512-bit vpmaddubsw + vpmaddwd on two 32-element chunks of a K-quant super-block at once; Q4_0 and Q5_0
-    /// with AVX-512 VBMI's byte permutes gather four blocks per vector (<see cref="Block32Dot512{TF}"/>); the other 32-element
-    /// formats run the 256-bit kernel, with VNNI's multiply where the CPU also has AVX-VNNI.
+    /// AVX-512BW: 512-bit vpmaddubsw + vpmaddwd on two 32-element chunks of a K-quant super-block at once; with AVX-512
+    /// VBMI, Q4_0, Q5_0 (and Q8_0 for prompts) gather four blocks per vector with byte permutes
+    /// (<see cref="Block32Dot512{TF}"/>); the other 32-element formats run the 256-bit kernel, with VNNI's multiply where
+    /// the CPU also has AVX-VNNI.
     /// </summary>
     Avx512,
 }
