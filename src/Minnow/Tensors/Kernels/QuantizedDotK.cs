@@ -128,6 +128,12 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
         var acc = Vector512<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TK.Bytes, x += KQuants.Size, sums += 16)
         {
+            // A steady prefetch 4 KB ahead (a burst before each row had made the K-quants slower). Same process
+            // alternating, medians of 12 rounds, against none, 1 / 2 threads: 110M Q4_K 158 / 276 -> 158 / 292 tok/s,
+            // Q6_K 126 / 182 -> 126 / 223, Q4_K_M 139 / 250 -> 172 / 250 and 138 / 230 -> 149 / 243; SmolLM2 Q4_K_M
+            // 90 / 149 -> 94 / 151 and 120 / 192 -> 117 / 193.
+            if (Sse.IsSupported)
+                StreamPrefetch.Lines(w + 4096, TK.Bytes);
             TK.Scales(w, out var scales, out var offsets);
             var chunks = new ChunkScales(scales);
             var dot = DotScaled(Vector512<int>.Zero, Join(TK.Unsigned32(w, 0), TK.Unsigned32(w, 1)), x, Join(chunks.Chunk(0), chunks.Chunk(1)));
