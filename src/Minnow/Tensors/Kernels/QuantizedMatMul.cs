@@ -157,7 +157,7 @@ public static unsafe class QuantizedMatMul
     /// enough per byte to wait on memory; it costs Q8_0 18–25 %, Q6_K 10 %, Q4_K 5 % and does nothing for Q5_0, whose
     /// kernels are bound by their own arithmetic, so those go without. 1–4 KB measured alike. Kernels that decode one
     /// row per call prefetch inside their own loop instead, a fixed distance ahead of every step
-    /// (<see cref="StreamPrefetch"/>): the 512-bit Q4_0, Q5_0 and K-quant kernels, and Q8_0's.
+    /// (<see cref="StreamPrefetch"/>): the 512-bit Q4_0 and Q5_0 kernels, the K-quant kernels and Q8_0's.
     /// </summary>
     private static long PrefetchDistance(QuantizedPath path, DType type) =>
         Sse.IsSupported && type is DType.Q4_0 or DType.Q4_1 && path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512
