@@ -52,6 +52,17 @@ internal static unsafe class OneAtATime
 /// </summary>
 internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock32 where TMac : IMac
 {
+    /// <summary>
+    /// How far ahead of each step decoding prefetches its rows (<see cref="StreamPrefetch"/>). Same process alternating,
+    /// medians of 12 rounds, 1 / 2 threads. Q8_0 (one row per call), 6 KB against none: 110M 141 / 241 -> 148 / 263 and
+    /// 136 / 204 -> 141 / 217 tok/s, SmolLM2 115 / 183 -> 118 / 192 and 99 / 178 -> 101 / 176 (2–4 KB neutral to
+    /// slower, 8–12 KB slower). The unsigned formats (two rows per call, prefetching both), 4 KB against the 2 KB burst
+    /// before each pair they had (none for Q5_0), AVX2 path forced on this Zen 4: 110M Q4_0 171 / 308 -> 182 / 324,
+    /// SmolLM2 Q4_0 110 / 234 -> 107 / 235, 110M Q5_0 88 / 224 -> 109 / 282, 110M Q4_1 167 / 266 -> 184 / 293 (AVX2)
+    /// and 152 / 234 -> 175 / 270 (AVX-512 path). A burst before each row had made Q8_0 18–25 % slower.
+    /// </summary>
+    private static int PrefetchAhead => TF.Signed ? 6144 : 4096;
+
     /// <summary>Σ w·x of one block in natural order, zero point not yet removed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dot(byte* w, sbyte* x)
@@ -136,12 +147,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         int b = 0;
         for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
         {
-            // Q8_0 decodes one row per call (see DotRows2) and streams it with a steady prefetch 6 KB ahead. Same
-            // process alternating, medians of 12 rounds, against none: 110M 136 -> 141 and 141 -> 148 tok/s (1 thread),
-            // 204 -> 217 and 241 -> 263 (2 threads); SmolLM2 99 -> 101 and 115 -> 118, 178 -> 176 and 183 -> 192.
-            // (A burst 2 KB ahead before each row, the unsigned formats' way, made Q8_0 slower.)
-            if (TF.Signed && Sse.IsSupported)
-                StreamPrefetch.Lines(w + 6144, 8 * TF.Bytes);
+            StreamPrefetch.Lines(w + PrefetchAhead, 8 * TF.Bytes);
             acc = Vector256.FusedMultiplyAdd(new Eight(w).Dots(x, q + b), Halves(w, 0) * Vector256.Load(d + b), acc);
             if (TF.HasMin)
                 accMin = Vector256.FusedMultiplyAdd(Halves(w, 2), Vector256.Load(s + b), accMin);
@@ -198,6 +204,8 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         int b = 0;
         for (; b + 8 <= blocks; b += 8, w0 += 8 * TF.Bytes, w1 += 8 * TF.Bytes, x += 256)
         {
+            StreamPrefetch.Lines(w0 + PrefetchAhead, 8 * TF.Bytes);
+            StreamPrefetch.Lines(w1 + PrefetchAhead, 8 * TF.Bytes);
             var dx = Vector256.Load(d + b);
             acc0 = Vector256.FusedMultiplyAdd(new Eight(w0).Dots(x, q + b), Halves(w0, 0) * dx, acc0);
             acc1 = Vector256.FusedMultiplyAdd(new Eight(w1).Dots(x, q + b), Halves(w1, 0) * dx, acc1);

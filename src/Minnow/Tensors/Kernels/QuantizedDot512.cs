@@ -105,7 +105,7 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
     /// <summary>
     /// Decoding streams each row from memory: every step asks for the lines <see cref="PrefetchAhead"/> bytes ahead of
     /// the eight blocks it reads (<see cref="StreamPrefetch"/>). Measured against a burst of prefetches 2 KB ahead before
-    /// each row (the 256-bit kernels' way), same process alternating, medians of 12 rounds: 110M Q4_0 206 -> 216 tok/s
+    /// each row (how Q4_0 used to prefetch), same process alternating, medians of 12 rounds: 110M Q4_0 206 -> 216 tok/s
     /// (1 thread), 275 -> 312 (2 threads); Q5_0 149 -> 172 and 286 -> 312; SmolLM2 Q4_K_M 94 -> 99 and 173 -> 173.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -112,13 +112,13 @@ public static unsafe class QuantizedMatMul
     private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) => w.DType switch
     {
         DType.Q8_0 when Gathers512(path) => QuantizedSimd.IsSupported(QuantizedPath.AvxVnni)
-            ? new Job<Q8_0Dot512Prompt<VnniMac>>(w, a, y, path).Run
-            : new Job<Q8_0Dot512Prompt<Avx2Mac>>(w, a, y, path).Run,
+            ? new Job<Q8_0Dot512Prompt<VnniMac>>(w, a, y).Run
+            : new Job<Q8_0Dot512Prompt<Avx2Mac>>(w, a, y).Run,
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
-        DType.Q4_0 when Gathers512(path) => new Job<Block32Dot512<Q4_0Format>>(w, a, y, path).Run,
+        DType.Q4_0 when Gathers512(path) => new Job<Block32Dot512<Q4_0Format>>(w, a, y).Run,
         DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
         DType.Q4_1 => Rows32<Q4_1Format>(path, w, a, y),
-        DType.Q5_0 when Gathers512(path) => new Job<Block32Dot512<Q5_0Format>>(w, a, y, path).Run,
+        DType.Q5_0 when Gathers512(path) => new Job<Block32Dot512<Q5_0Format>>(w, a, y).Run,
         DType.Q5_0 => Rows32<Q5_0Format>(path, w, a, y),
         DType.Q5_1 => Rows32<Q5_1Format>(path, w, a, y),
         DType.Q2_K => RowsK<Q2_KFormat>(path, w, a, y),
@@ -134,38 +134,28 @@ public static unsafe class QuantizedMatMul
     private static RangeAction Rows32<TF>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => path switch
     {
         // The other 32-element formats have no 512-bit kernel (see Block32Dot256); AVX-512 CPUs with AVX-VNNI use its multiply.
-        QuantizedPath.Avx512 when !QuantizedSimd.IsSupported(QuantizedPath.AvxVnni) => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y, path).Run,
-        QuantizedPath.Avx512 or QuantizedPath.AvxVnni => new Job<Block32Dot256<TF, VnniMac>>(w, a, y, path).Run,
-        QuantizedPath.Avx2 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y, path).Run,
-        QuantizedPath.Portable => new Job<Block32DotPortable<TF>>(w, a, y, path).Run,
-        _ => new Job<DequantizedDot<TF>>(w, a, y, path).Run,
+        QuantizedPath.Avx512 when !QuantizedSimd.IsSupported(QuantizedPath.AvxVnni) => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
+        QuantizedPath.Avx512 or QuantizedPath.AvxVnni => new Job<Block32Dot256<TF, VnniMac>>(w, a, y).Run,
+        QuantizedPath.Avx2 => new Job<Block32Dot256<TF, Avx2Mac>>(w, a, y).Run,
+        QuantizedPath.Portable => new Job<Block32DotPortable<TF>>(w, a, y).Run,
+        _ => new Job<DequantizedDot<TF>>(w, a, y).Run,
     };
 
     private static RangeAction RowsK<TK>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TK : ISuperBlock => path switch
     {
-        QuantizedPath.Avx512 => new Job<SuperBlockDot512<TK>>(w, a, y, path).Run,
-        QuantizedPath.AvxVnni => new Job<SuperBlockDot256<TK, VnniMac>>(w, a, y, path).Run,
-        QuantizedPath.Avx2 => new Job<SuperBlockDot256<TK, Avx2Mac>>(w, a, y, path).Run,
-        QuantizedPath.Portable => new Job<SuperBlockDotPortable<TK>>(w, a, y, path).Run,
-        _ => new Job<DequantizedDot<TK>>(w, a, y, path).Run,
+        QuantizedPath.Avx512 => new Job<SuperBlockDot512<TK>>(w, a, y).Run,
+        QuantizedPath.AvxVnni => new Job<SuperBlockDot256<TK, VnniMac>>(w, a, y).Run,
+        QuantizedPath.Avx2 => new Job<SuperBlockDot256<TK, Avx2Mac>>(w, a, y).Run,
+        QuantizedPath.Portable => new Job<SuperBlockDotPortable<TK>>(w, a, y).Run,
+        _ => new Job<DequantizedDot<TK>>(w, a, y).Run,
     };
 
     /// <summary>
-    /// How far ahead of the two rows being multiplied decode prefetches the weights, in bytes, or 0 for none. Measured
-    /// on the 110M model's own memory-mapped matrices (one token, this Zen 4 VM, the same process alternating): 2 KB
-    /// ahead streams Q4_0 at +39 % (1 thread) / +19 % (2 threads) and Q4_1 at +19 % / +13 %, whose kernels are fast
-    /// enough per byte to wait on memory; it costs Q8_0 18–25 %, Q6_K 10 %, Q4_K 5 % and does nothing for Q5_0, whose
-    /// kernels are bound by their own arithmetic, so those go without. 1–4 KB measured alike. Kernels that decode one
-    /// row per call prefetch inside their own loop instead, a fixed distance ahead of every step
-    /// (<see cref="StreamPrefetch"/>): the 512-bit Q4_0 and Q5_0 kernels, the K-quant kernels and Q8_0's.
+    /// One matrix's rows against the quantized activations, by tiles of <see cref="RowTile"/> rows. The kernels prefetch
+    /// the weights themselves, a fixed distance ahead of each step (<see cref="StreamPrefetch"/>).
     /// </summary>
-    private static long PrefetchDistance(QuantizedPath path, DType type) =>
-        Sse.IsSupported && type is DType.Q4_0 or DType.Q4_1 && path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni or QuantizedPath.Avx512
-            && !(type == DType.Q4_0 && Gathers512(path)) ? 2048 : 0;
-
-    private sealed class Job<TDot>(Tensor w, QuantizedActivations a, float* y, QuantizedPath path) where TDot : IQuantizedDot
+    private sealed class Job<TDot>(Tensor w, QuantizedActivations a, float* y) where TDot : IQuantizedDot
     {
-        private readonly long _prefetch = PrefetchDistance(path, w.DType);
         private readonly byte* _w = (byte*)w.Data;
         private readonly long _rowBytes = w.DType.ByteCount(w.Columns);
         private readonly int _outDim = w.Rows;
@@ -175,7 +165,7 @@ public static unsafe class QuantizedMatMul
         {
             // Locals, so the loops below keep them in registers instead of reloading the fields every pass.
             int tokens = a.Tokens, outDim = _outDim;
-            long rowBytes = _rowBytes, prefetch = _prefetch;
+            long rowBytes = _rowBytes;
             byte* weights = _w;
             float* output = y;
             for (int tile = tileStart; tile < tileEnd; tile++)
@@ -196,9 +186,6 @@ public static unsafe class QuantizedMatMul
                     for (; o + 2 <= r1; o += 2)
                     {
                         byte* row = weights + o * rowBytes;
-                        if (prefetch > 0)
-                            for (byte* ahead = row + prefetch, end = ahead + 2 * rowBytes; ahead < end; ahead += 64)
-                                Sse.Prefetch0(ahead);
                         TDot.DotRows2(row, row + rowBytes, x, yt + o);
                     }
                     for (; o < r1; o++)
