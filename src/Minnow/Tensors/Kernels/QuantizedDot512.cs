@@ -209,13 +209,8 @@ internal unsafe partial struct Q4_0Format : IGatherEight
         var a = Vector512.Load(w);
         var b = Vector512.Load(w + 64);
         var c = Vector128.Load(w + 128).ToVector256Unsafe().ToVector512Unsafe();
-        var mask = Vector512.Create((byte)0x0F);
-        var n0 = Avx512Vbmi.PermuteVar64x8x2(a, Nibbles0, b);
-        var n1 = Avx512Vbmi.PermuteVar64x8x2(b, Nibbles1, c);
-        low0 = n0 & mask;
-        high0 = Vector512.ShiftRightLogical(n0.AsUInt16(), 4).AsByte() & mask;
-        low1 = n1 & mask;
-        high1 = Vector512.ShiftRightLogical(n1.AsUInt16(), 4).AsByte() & mask;
+        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(a, Nibbles0, b), out low0, out high0);
+        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(b, Nibbles1, c), out low1, out high1);
         scales = HalfTable.FiniteFromHighHalves(Avx512Vbmi.PermuteVar64x8x2(a, ScaleBytes, b).AsInt32().GetLower());
     }
 }
@@ -254,16 +249,15 @@ internal unsafe partial struct Q5_0Format : IGatherEight
         var b = Vector512.Load(w + 64);
         var c = Vector512.Load(w + 48);
         var e = Vector512.Load(w + 112);
-        var mask = Vector512.Create((byte)0x0F);
         var fifth = Vector512.Create((byte)0x10);
-        var n0 = Avx512Vbmi.PermuteVar64x8x2(a, Nibbles0, b);
-        var n1 = Avx512Vbmi.PermuteVar64x8x2(c, Nibbles1, e);
+        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(a, Nibbles0, b), out low0, out high0);
+        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(c, Nibbles1, e), out low1, out high1);
         var h0 = Avx512Vbmi.PermuteVar64x8x2(a, HighBits0, b).AsUInt64();
         var h1 = Avx512Vbmi.PermuteVar64x8x2(c, HighBits1, e).AsUInt64();
-        low0 = (n0 & mask) | (Avx512Vbmi.MultiShift(ShiftLow, h0) & fifth);
-        high0 = (Vector512.ShiftRightLogical(n0.AsUInt16(), 4).AsByte() & mask) | (Avx512Vbmi.MultiShift(ShiftHigh, h0) & fifth);
-        low1 = (n1 & mask) | (Avx512Vbmi.MultiShift(ShiftLow, h1) & fifth);
-        high1 = (Vector512.ShiftRightLogical(n1.AsUInt16(), 4).AsByte() & mask) | (Avx512Vbmi.MultiShift(ShiftHigh, h1) & fifth);
+        low0 |= Avx512Vbmi.MultiShift(ShiftLow, h0) & fifth;
+        high0 |= Avx512Vbmi.MultiShift(ShiftHigh, h0) & fifth;
+        low1 |= Avx512Vbmi.MultiShift(ShiftLow, h1) & fifth;
+        high1 |= Avx512Vbmi.MultiShift(ShiftHigh, h1) & fifth;
         // Block k's scale is in the top half of 32-bit lane 4k+1 of h0 (blocks 0–3) and h1 (blocks 4–7).
         var bits = Avx512F.PermuteVar16x32x2(h0.AsInt32(), Vector512.Create(1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0), h1.AsInt32());
         scales = HalfTable.FiniteFromHighHalves(bits.GetLower());

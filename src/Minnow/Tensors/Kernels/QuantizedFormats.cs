@@ -89,6 +89,18 @@ internal static unsafe class Nibbles
         high = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
     }
 
+    /// <summary>
+    /// <see cref="Split"/> of four blocks' nibbles already gathered into one vector (block k's 16 bytes at byte 16k):
+    /// low = their elements 0–15, high = 16–31.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SplitFour(Vector512<byte> v, out Vector512<byte> low, out Vector512<byte> high)
+    {
+        var mask = Vector512.Create((byte)0x0F);
+        low = v & mask;
+        high = Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+    }
+
     private static Vector128<byte> Spread { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1); }
     private static Vector128<byte> BitMask { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector128.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128); }
 
