@@ -9,15 +9,20 @@ public static class InfoCommand
     public static Command Create()
     {
         var model = new Argument<string?>("MODEL") { Description = "Model file or folder (default: Minnow's default model).", Arity = ArgumentArity.ZeroOrOne };
+        // -m/--model as in every other command, so `minnow info -m FILE` works too.
+        var modelOption = Cli.ModelOption();
         var tokenizer = Cli.TokenizerOption();
         var json = Cli.JsonOption();
         var command = new Command("info", "Describe a model: architecture, size, context length, tensor types, tokenizer and chat template.")
         {
-            model, tokenizer, json,
+            model, modelOption, tokenizer, json,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
-            using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), 1);
+            string? positional = parse.GetValue(model), named = parse.GetValue(modelOption);
+            if (positional is not null && named is not null && positional != named)
+                throw new InvalidInputException($"two models given: '{positional}' and --model '{named}'; pass one");
+            using var loaded = Cli.LoadModel(positional ?? named, parse.GetValue(tokenizer), 1);
             var c = loaded.Model.Config;
             var info = new
             {

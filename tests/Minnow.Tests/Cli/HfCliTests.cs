@@ -52,6 +52,19 @@ public class HfCliTests
         Assert.Contains("F16 ×21", text.Stdout);
     }
 
+    /// <summary>`info -m MODEL` works as in every other command; a positional model and a different -m are an error.</summary>
+    [Fact]
+    public void InfoTakesTheModelAsAnOptionToo()
+    {
+        string folder = HfFamilyTests.Folder("llama-f16");
+        var r = CliRunner.Run("info", "-m", folder, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(21, r.Json.GetProperty("tensor_types").GetProperty("F16").GetInt32());
+        var both = CliRunner.Run("info", folder, "--model", HfFamilyTests.Folder("qwen2"));
+        Assert.NotEqual(0, both.ExitCode);
+        Assert.Contains("two models given", both.Stderr);
+    }
+
     [Fact]
     public void InitWritesAHfFolderThatRuns()
     {
