@@ -9,9 +9,10 @@ public static class TokenizeCommand
 {
     public static Command Create()
     {
-        var tokenizerOption = new Option<string>("--tokenizer")
+        // -m/--model too: a model's tokenizer is what users usually want, and every other command names the model so.
+        var tokenizerOption = new Option<string>("--tokenizer", "--model", "-m")
         {
-            Description = "Tokenizer file or model folder: HF tokenizer.json, SentencePiece .model, llama2.c tokenizer.bin, GPT-2 encoder.json (vocab.bpe beside it) or a .tiktoken rank file.",
+            Description = "Tokenizer file, model file or model folder: a GGUF model (its tokenizer.ggml.* metadata), HF tokenizer.json or folder, SentencePiece .model, llama2.c tokenizer.bin, GPT-2 encoder.json (vocab.bpe beside it) or a .tiktoken rank file.",
             Required = true,
         };
         var encodingOption = new Option<string?>("--encoding")

@@ -46,6 +46,10 @@ public class GgufTokenizerTests
         Assert.True(gguf.ExitCode == 0, gguf.Stderr);
         var direct = TokenizerLoader.Load(GgufTests.File("Q8_0"));
         Assert.Equal(direct.Encode("hello world"), gguf.Json.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()).ToArray());
+        // -m names the model as in the other commands.
+        var byModel = Cli.CliRunner.Run("tokenize", "-m", GgufTests.File("Q8_0"), "--text", "hello world", "--json");
+        Assert.True(byModel.ExitCode == 0, byModel.Stderr);
+        Assert.Equal(direct.Encode("hello world"), byModel.Json.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()).ToArray());
         var folder = Cli.CliRunner.Run("tokenize", "--tokenizer", TestData.Path("tokenizers/qwen3"), "--text", "<|im_start|>hi", "--json");
         Assert.True(folder.ExitCode == 0, folder.Stderr);
         Assert.Equal(151644, folder.Json.GetProperty("ids")[0].GetInt32());
