@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -23,6 +24,12 @@ internal sealed unsafe class QuantizedActivations
     public int Tokens { get; private set; }
     public bool Grouped { get; private set; }
 
+    /// <summary>
+    /// Whether the decoded tokens carry an <see cref="ActivationPeriod"/> (the grouped layout, where kernels take a tile of
+    /// rows as one stream of groups of eight blocks).
+    /// </summary>
+    public bool Periodic => Grouped;
+
     private byte[] _values = [];
     private float[] _scales = [];
     private float[] _blockSums = [];
@@ -30,7 +37,13 @@ internal sealed unsafe class QuantizedActivations
     private short[] _sums16 = [];
 
     /// <summary>q of token t: Length values.</summary>
-    private sbyte* Values(int t) => (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values)) + (long)t * Length;
+    private sbyte* Values(int t) => Aligned(_values) + (long)t * Length;
+
+    /// <summary>
+    /// The first 64-byte boundary in a pinned buffer allocated 64 bytes long: the 512-bit kernels load the values in
+    /// whole 64-byte vectors, and an array's own start is only 8- or 16-byte aligned (loads split across cache lines).
+    /// </summary>
+    private static sbyte* Aligned(byte[] buffer) => (sbyte*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer)) + 63) & ~(nint)63);
 
     /// <summary>d per block of token t.</summary>
     private float* Scales(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales)) + (long)t * (Length / BlockSize);
@@ -45,7 +58,56 @@ internal sealed unsafe class QuantizedActivations
     private short* Sums16(int t) => (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_sums16)) + (long)t * (Length / 16);
 
     /// <summary>Token t's pointers, computed once so the kernels' inner loops need no arithmetic to find them.</summary>
-    public ActivationRow Row(int t) => new(Values(t), Scales(t), BlockSums(t), QSums(t), Sums16(t), Length, Length / BlockSize);
+    public ActivationRow Row(int t) => new(Values(t), Scales(t), BlockSums(t), QSums(t), Sums16(t), Length, Length / BlockSize, Period(t));
+
+    // The periodic copies (see Periodic) of the tokens past the last multiple of four, the ones a matmul decodes.
+    private byte[] _periodValues = [];
+    private float[] _periodScales = [];
+    private float[] _periodBlockSums = [];
+    private int[] _periodQSums = [];
+
+    /// <summary>Blocks in one period: the row's blocks times the rows it takes to end on a whole group of eight.</summary>
+    private int PeriodBlocks => Length / BlockSize * (8 >> Math.Min(BitOperations.TrailingZeroCount(Length / BlockSize), 3));
+
+    /// <summary>The first token a matmul decodes one at a time (the others go four at a time).</summary>
+    private int FirstDecoded => Tokens & ~3;
+
+    /// <summary>
+    /// Token t repeated over a tile of rows (<see cref="ActivationPeriod"/>), for the tokens a matmul decodes on the grouped
+    /// layout. When a row is whole groups of eight blocks that is the token itself; otherwise a copy repeats it over
+    /// 8 / gcd(blocks, 8) rows (SmolLM2's 18-block rows: 72 blocks, 9 groups), so the kernel needs no per-row tail.
+    /// </summary>
+    private ActivationPeriod Period(int t)
+    {
+        if (!Periodic)
+            return default;
+        int blocks = Length / BlockSize;
+        if (blocks % 8 == 0)
+            return new(Values(t), Scales(t), BlockSums(t), QSums(t), blocks / 8);
+        if (t < FirstDecoded)
+            return default;
+        long at = (long)(t - FirstDecoded) * PeriodBlocks;
+        return new(Aligned(_periodValues) + at * 32, (float*)Unsafe.AsPointer(ref _periodScales[at]),
+            (float*)Unsafe.AsPointer(ref _periodBlockSums[at]), (int*)Unsafe.AsPointer(ref _periodQSums[at]), PeriodBlocks / 8);
+    }
+
+    /// <summary>Writes token t's periodic copy: stream block j is the token's block j mod blocks, in grouped order.</summary>
+    private void WritePeriod(int t)
+    {
+        int blocks = Length / BlockSize, grouped = blocks / 8 * 8;
+        var period = Period(t);
+        sbyte* source = Values(t);
+        for (int j = 0; j < PeriodBlocks; j++)
+        {
+            int b = j % blocks;
+            int from = b < grouped ? GroupedOffset(b * 32) : b * 32, to = GroupedOffset(j * 32);
+            Vector128.Load(source + from).Store(period.Values + to);
+            Vector128.Load(source + (b < grouped ? from + 64 : from + 16)).Store(period.Values + to + 64);
+            period.Scales[j] = Scales(t)[b];
+            period.BlockSums[j] = BlockSums(t)[b];
+            period.QSums[j] = QSums(t)[b];
+        }
+    }
 
     private float* _source;
 
@@ -61,13 +123,24 @@ internal sealed unsafe class QuantizedActivations
         Length = length;
         Tokens = tokens;
         long values = (long)tokens * length;
-        if (_values.Length < values)
+        if (_values.Length < values + 64)
         {
-            _values = GC.AllocateUninitializedArray<byte>(checked((int)values), pinned: true);
+            _values = GC.AllocateUninitializedArray<byte>(checked((int)values + 64), pinned: true);
             _scales = GC.AllocateUninitializedArray<float>((int)(values / 32), pinned: true);
             _blockSums = GC.AllocateUninitializedArray<float>((int)(values / 32), pinned: true);
             _qSums = GC.AllocateUninitializedArray<int>((int)(values / 32), pinned: true);
             _sums16 = GC.AllocateUninitializedArray<short>((int)(values / 16), pinned: true);
+        }
+        if (Periodic && length / blockSize % 8 != 0)
+        {
+            long periodBlocks = (long)(tokens - FirstDecoded) * PeriodBlocks;
+            if (_periodScales.Length < periodBlocks)
+            {
+                _periodValues = GC.AllocateUninitializedArray<byte>(checked((int)(periodBlocks * 32) + 64), pinned: true);
+                _periodScales = GC.AllocateUninitializedArray<float>((int)periodBlocks, pinned: true);
+                _periodBlockSums = GC.AllocateUninitializedArray<float>((int)periodBlocks, pinned: true);
+                _periodQSums = GC.AllocateUninitializedArray<int>((int)periodBlocks, pinned: true);
+            }
         }
     }
 
@@ -100,6 +173,8 @@ internal sealed unsafe class QuantizedActivations
                     QSums(t)[b] = sums[2 * b] + sums[2 * b + 1];
                     BlockSums(t)[b] = scales[b] * QSums(t)[b];
                 }
+            if (Periodic && blocks % 8 != 0 && t >= FirstDecoded)
+                WritePeriod(t);
         }
     }
 
@@ -123,8 +198,25 @@ internal sealed unsafe class QuantizedActivations
     }
 }
 
+/// <summary>
+/// One token's activations repeated over consecutive weight rows, so that a kernel can run a tile of rows as one stream
+/// of groups of eight blocks whatever the row length (see <see cref="QuantizedActivations.Periodic"/>): the values of
+/// <see cref="Groups"/> groups in <see cref="QuantizedActivations.Grouped"/> order, and per block d, d·Σq and Σq. Group
+/// g of a stream of whole rows takes group g mod <see cref="Groups"/> of these. <see cref="Groups"/> is 0 when none.
+/// </summary>
+internal readonly unsafe struct ActivationPeriod(sbyte* values, float* scales, float* blockSums, int* qSums, int groups)
+{
+    public readonly sbyte* Values = values;
+    public readonly float* Scales = scales;
+    public readonly float* BlockSums = blockSums;
+    public readonly int* QSums = qSums;
+    /// <summary>Groups of eight blocks in one period: the row's blocks times the rows it takes to end on a whole group, over 8.</summary>
+    public readonly int Groups = groups;
+}
+
 /// <summary>One token's quantized activations (see <see cref="QuantizedActivations"/>); the next tokens follow at fixed strides.</summary>
-internal readonly unsafe struct ActivationRow(sbyte* values, float* scales, float* blockSums, int* qSums, short* sums16, int length, int blocks)
+internal readonly unsafe struct ActivationRow(sbyte* values, float* scales, float* blockSums, int* qSums, short* sums16, int length, int blocks,
+    ActivationPeriod period = default)
 {
     public readonly sbyte* Values = values;
     public readonly float* Scales = scales;
@@ -135,6 +227,8 @@ internal readonly unsafe struct ActivationRow(sbyte* values, float* scales, floa
     public readonly int Length = length;
     /// <summary>Activation blocks per token.</summary>
     public readonly int Blocks = blocks;
+    /// <summary>This token's activations repeated for a tile of rows, when it has them (decoded tokens on the grouped layout).</summary>
+    public readonly ActivationPeriod Period = period;
 
     /// <summary>The token <paramref name="k"/> places later.</summary>
     public ActivationRow Next(int k) =>

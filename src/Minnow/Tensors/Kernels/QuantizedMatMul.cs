@@ -151,8 +151,9 @@ public static unsafe class QuantizedMatMul
     };
 
     /// <summary>
-    /// One matrix's rows against the quantized activations, by tiles of <see cref="RowTile"/> rows. The kernels prefetch
-    /// the weights themselves, a fixed distance ahead of each step (<see cref="StreamPrefetch"/>).
+    /// One matrix's rows against the quantized activations, by tiles of <see cref="RowTile"/> rows. A decoded token takes
+    /// a tile as one stream of blocks where the kernel can (<see cref="RowStream"/>), else row by row. The kernels
+    /// prefetch the weights themselves, a fixed distance ahead of each step (<see cref="StreamPrefetch"/>).
     /// </summary>
     private sealed class Job<TDot>(Tensor w, QuantizedActivations a, float* y) where TDot : IQuantizedDot
     {
@@ -182,6 +183,8 @@ public static unsafe class QuantizedMatMul
                 {
                     var x = a.Row(t);
                     float* yt = output + (long)t * outDim;
+                    if (TDot.TryDotRows(weights + r0 * rowBytes, r1 - r0, x, yt + r0))
+                        continue;
                     int o = r0;
                     for (; o + 2 <= r1; o += 2)
                     {
