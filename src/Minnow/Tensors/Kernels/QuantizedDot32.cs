@@ -107,11 +107,19 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
     private static int PrefetchAhead => TF.Signed ? 6144 : 4096;
 
     /// <summary>
-    /// <see cref="PrefetchAhead"/> for <see cref="TryDotRows"/>: Q8_0 there lost 4–9 % at 6 KB; 4 and 8 KB measured alike
-    /// (110M, 1 / 2 threads: 146 / 262 and 146 / 270 tok/s against 138 / 245 at 6 KB). The unsigned formats keep 4 KB
-    /// (Q4_1 at 8 KB: 206 / 351 -> 178 / 324).
+    /// <see cref="PrefetchAhead"/> for <see cref="TryDotRows"/>, where Q8_0 prefetches into L2 (<see cref="StreamToL2"/>).
+    /// Same process alternating, medians of 12 rounds, SmolLM2 / 110M, 1 / 2 threads: into L1 at 8 KB 102 / 192 and
+    /// 135 / 205 tok/s; into L2 at 4 KB 101 / 193 and 124 / 202, at 8 KB 117 / 209 and 153 / 230, at 16 KB 119 / 201 and
+    /// 155 / 232; 8–24 KB alike in a second run. Into L1 Q8_0 had lost 4–9 % at 6 KB against one row at a time. The
+    /// unsigned formats keep 4 KB into L1 (Q4_1 at 8 KB: 206 / 351 -> 178 / 324 on the 110M model).
     /// </summary>
-    private static int StreamAhead => TF.Signed ? 8192 : 4096;
+    private static int StreamAhead => TF.Signed ? 12288 : 4096;
+
+    /// <summary>
+    /// Whether <see cref="TryDotRows"/> prefetches into L2: Q8_0's streams +13–15 % (above); the unsigned formats lost
+    /// 4–9 % that way (110M Q4_0 243 / 455 -> 222 / 417, Q5_0 185 / 308 -> 177 / 294, Q4_K_M 182 / 330 -> 172 / 310).
+    /// </summary>
+    private static bool StreamToL2 => TF.Signed;
 
     /// <summary>Σ w·x of one block in natural order, zero point not yet removed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -284,7 +292,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         int total = rows * a.Blocks, k = 0, groups = period.Groups;
         for (int b = 0; b < total; b += 8, w += 8 * TF.Bytes)
         {
-            StreamPrefetch.Lines(w + StreamAhead, 8 * TF.Bytes);
+            StreamPrefetch.Lines(w + StreamAhead, 8 * TF.Bytes, StreamToL2);
             var v = new Eight(w).Dots(x + 256 * k, q + 8 * k) * (Halves(w, 0) * Vector256.Load(d + 8 * k));
             if (TF.HasMin)
                 v = Vector256.FusedMultiplyAdd(Halves(w, 2), Vector256.Load(s + 8 * k), v);

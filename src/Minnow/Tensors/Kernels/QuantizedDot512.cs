@@ -200,19 +200,31 @@ internal unsafe struct Q8_0Dot512Prompt<TMac> : IQuantizedDot where TMac : IMac
 /// </summary>
 internal static unsafe class StreamPrefetch
 {
-    /// <summary>Prefetches into L1 the 64-byte lines covering <paramref name="bytes"/> (a constant, at most 320) from <paramref name="at"/>.</summary>
+    /// <summary>
+    /// Prefetches the 64-byte lines covering <paramref name="bytes"/> (a constant, at most 320) from <paramref name="at"/>,
+    /// into L1 (prefetcht0), or into L2 when <paramref name="toL2"/> (prefetcht1; a constant too).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Lines(byte* at, int bytes)
+    public static void Lines(byte* at, int bytes, bool toL2 = false)
     {
-        Sse.Prefetch0(at);
+        Line(at, toL2);
         if (bytes > 64)
-            Sse.Prefetch0(at + 64);
+            Line(at + 64, toL2);
         if (bytes > 128)
-            Sse.Prefetch0(at + 128);
+            Line(at + 128, toL2);
         if (bytes > 192)
-            Sse.Prefetch0(at + 192);
+            Line(at + 192, toL2);
         if (bytes > 256)
-            Sse.Prefetch0(at + 256);
+            Line(at + 256, toL2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Line(byte* at, bool toL2)
+    {
+        if (toL2)
+            Sse.Prefetch1(at);
+        else
+            Sse.Prefetch0(at);
     }
 }
 
