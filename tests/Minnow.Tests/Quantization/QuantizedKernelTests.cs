@@ -83,12 +83,12 @@ public class QuantizedKernelTests
         // SmolLM2's 576-wide rows: two groups of eight blocks and two left over.
         if (block == 32)
             yield return (9, 576, 5);
-        // Decoding takes a tile of 16 rows as one stream of groups of eight blocks, a group spanning rows where the row
-        // is not whole groups (RowStream): 18 blocks (a period of 4 rows), 11 and 3 blocks (8 rows), and a last tile
-        // whose blocks do not come to whole groups (5 rows of 11), which goes row by row.
+        // A tile of 16 rows goes as one stream of groups of eight blocks, a group spanning rows where the row is not
+        // whole groups (RowStream), for four tokens at once and then one by one: 18 blocks (a period of 4 rows), 11 and
+        // 3 blocks (8 rows), and a last tile whose blocks do not come to whole groups (5 rows of 11), row by row.
         if (block == 32)
         {
-            yield return (40, 576, 2);
+            yield return (40, 576, 6);
             yield return (21, 352, 3);
             yield return (48, 96, 1);
         }

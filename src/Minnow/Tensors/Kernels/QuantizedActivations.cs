@@ -25,7 +25,7 @@ internal sealed unsafe class QuantizedActivations
     public bool Grouped { get; private set; }
 
     /// <summary>
-    /// Whether the decoded tokens carry an <see cref="ActivationPeriod"/> (the grouped layout, where kernels take a tile of
+    /// Whether the tokens carry an <see cref="ActivationPeriod"/> (the grouped layout, where kernels take a tile of
     /// rows as one stream of groups of eight blocks).
     /// </summary>
     public bool Periodic => Grouped;
@@ -60,7 +60,7 @@ internal sealed unsafe class QuantizedActivations
     /// <summary>Token t's pointers, computed once so the kernels' inner loops need no arithmetic to find them.</summary>
     public ActivationRow Row(int t) => new(Values(t), Scales(t), BlockSums(t), QSums(t), Sums16(t), Length, Length / BlockSize, Period(t));
 
-    // The periodic copies (see Periodic) of the tokens past the last multiple of four, the ones a matmul decodes.
+    // The periodic copies (see Periodic), one after the other, when a row is not whole groups of eight blocks.
     private byte[] _periodValues = [];
     private float[] _periodScales = [];
     private float[] _periodBlockSums = [];
@@ -69,13 +69,10 @@ internal sealed unsafe class QuantizedActivations
     /// <summary>Blocks in one period: the row's blocks times the rows it takes to end on a whole group of eight.</summary>
     private int PeriodBlocks => Length / BlockSize * (8 >> Math.Min(BitOperations.TrailingZeroCount(Length / BlockSize), 3));
 
-    /// <summary>The first token a matmul decodes one at a time (the others go four at a time).</summary>
-    private int FirstDecoded => Tokens & ~3;
-
     /// <summary>
-    /// Token t repeated over a tile of rows (<see cref="ActivationPeriod"/>), for the tokens a matmul decodes on the grouped
-    /// layout. When a row is whole groups of eight blocks that is the token itself; otherwise a copy repeats it over
-    /// 8 / gcd(blocks, 8) rows (SmolLM2's 18-block rows: 72 blocks, 9 groups), so the kernel needs no per-row tail.
+    /// Token t repeated over a tile of rows (<see cref="ActivationPeriod"/>), on the grouped layout. When a row is whole
+    /// groups of eight blocks that is the token itself; otherwise a copy repeats it over 8 / gcd(blocks, 8) rows
+    /// (SmolLM2's 18-block rows: 72 blocks, 9 groups), so the kernel needs no per-row tail.
     /// </summary>
     private ActivationPeriod Period(int t)
     {
@@ -84,9 +81,7 @@ internal sealed unsafe class QuantizedActivations
         int blocks = Length / BlockSize;
         if (blocks % 8 == 0)
             return new(Values(t), Scales(t), BlockSums(t), QSums(t), blocks / 8);
-        if (t < FirstDecoded)
-            return default;
-        long at = (long)(t - FirstDecoded) * PeriodBlocks;
+        long at = (long)t * PeriodBlocks;
         return new(Aligned(_periodValues) + at * 32, (float*)Unsafe.AsPointer(ref _periodScales[at]),
             (float*)Unsafe.AsPointer(ref _periodBlockSums[at]), (int*)Unsafe.AsPointer(ref _periodQSums[at]), PeriodBlocks / 8);
     }
@@ -133,7 +128,7 @@ internal sealed unsafe class QuantizedActivations
         }
         if (Periodic && length / blockSize % 8 != 0)
         {
-            long periodBlocks = (long)(tokens - FirstDecoded) * PeriodBlocks;
+            long periodBlocks = (long)tokens * PeriodBlocks;
             if (_periodScales.Length < periodBlocks)
             {
                 _periodValues = GC.AllocateUninitializedArray<byte>(checked((int)(periodBlocks * 32) + 64), pinned: true);
@@ -173,7 +168,7 @@ internal sealed unsafe class QuantizedActivations
                     QSums(t)[b] = sums[2 * b] + sums[2 * b + 1];
                     BlockSums(t)[b] = scales[b] * QSums(t)[b];
                 }
-            if (Periodic && blocks % 8 != 0 && t >= FirstDecoded)
+            if (Periodic && blocks % 8 != 0)
                 WritePeriod(t);
         }
     }
@@ -212,6 +207,10 @@ internal readonly unsafe struct ActivationPeriod(sbyte* values, float* scales, f
     public readonly int* QSums = qSums;
     /// <summary>Groups of eight blocks in one period: the row's blocks times the rows it takes to end on a whole group, over 8.</summary>
     public readonly int Groups = groups;
+
+    /// <summary>The period of the token <paramref name="k"/> places later (periods follow one another like the tokens).</summary>
+    public ActivationPeriod Next(int k) =>
+        Groups == 0 ? default : new(Values + k * 256 * Groups, Scales + k * 8 * Groups, BlockSums + k * 8 * Groups, QSums + k * 8 * Groups, Groups);
 }
 
 /// <summary>One token's quantized activations (see <see cref="QuantizedActivations"/>); the next tokens follow at fixed strides.</summary>
@@ -232,5 +231,5 @@ internal readonly unsafe struct ActivationRow(sbyte* values, float* scales, floa
 
     /// <summary>The token <paramref name="k"/> places later.</summary>
     public ActivationRow Next(int k) =>
-        new(Values + k * Length, Scales + k * Blocks, BlockSums + k * Blocks, QSums + k * Blocks, Sums16 + k * (Length / 16), Length, Blocks);
+        new(Values + k * Length, Scales + k * Blocks, BlockSums + k * Blocks, QSums + k * Blocks, Sums16 + k * (Length / 16), Length, Blocks, Period.Next(k));
 }

@@ -30,6 +30,11 @@ internal unsafe interface IQuantizedDot
     /// <see cref="DotRows2"/> and <see cref="Dot1"/>).
     /// </summary>
     static virtual bool TryDotRows(byte* w, int rows, in ActivationRow a, float* y) => false;
+
+    /// <summary>
+    /// <see cref="TryDotRows"/> for four consecutive tokens (the prompt path): y[k·stride + r] = row r · token t+k.
+    /// </summary>
+    static virtual bool TryDotRows4(byte* w, int rows, in ActivationRow a, float* y, int stride) => false;
 }
 
 /// <summary>The batch fallback of paths without their own four-token kernel: one dot product at a time.</summary>
@@ -59,11 +64,14 @@ internal static unsafe class RowStream
     /// <summary>Most blocks taken at once (a tile of 16 rows of up to 8192 values); the kernels' buffer size.</summary>
     public const int MaxBlocks = 4096;
 
-    /// <summary>Whether <paramref name="rows"/> rows against <paramref name="a"/> can go as one stream.</summary>
-    public static bool Fits(int rows, in ActivationRow a)
+    /// <summary>
+    /// Whether <paramref name="rows"/> rows against <paramref name="a"/> (and the next <paramref name="tokens"/> − 1
+    /// tokens) can go as one stream: the blocks come to whole groups, and their values fit the buffer.
+    /// </summary>
+    public static bool Fits(int rows, in ActivationRow a, int tokens = 1)
     {
         int total = rows * a.Blocks;
-        return a.Period.Groups != 0 && (total & 7) == 0 && total <= MaxBlocks;
+        return a.Period.Groups != 0 && (total & 7) == 0 && total * tokens <= MaxBlocks;
     }
 
     /// <summary>y[r] = the sum of row r's <paramref name="blocks"/> block values in <paramref name="values"/>.</summary>
@@ -301,6 +309,52 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
                 k = 0;
         }
         RowStream.SumRows(values, rows, a.Blocks, y);
+        return true;
+    }
+
+    /// <summary><see cref="TryDotRows"/> for four tokens: each group of weight blocks is unpacked once for all four (the prompt path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    public static bool TryDotRows4(byte* w, int rows, in ActivationRow a, float* y, int stride)
+    {
+        if (!RowStream.Fits(rows, a, 4))
+            return false;
+        float* values = stackalloc float[RowStream.MaxBlocks];
+        var period = a.Period;
+        int groups = period.Groups, total = rows * a.Blocks, k = 0;
+        sbyte* x = period.Values;
+        float* d = period.Scales, s = period.BlockSums;
+        int* q = period.QSums;
+        // Token j's period is j periods on (ActivationPeriod.Next).
+        int xn = 256 * groups, dn = 8 * groups;
+        for (int b = 0; b < total; b += 8, w += 8 * TF.Bytes)
+        {
+            var eight = new Eight(w);
+            var dw = Halves(w, 0);
+            sbyte* xk = x + 256 * k;
+            float* dk = d + 8 * k;
+            int* qk = q + 8 * k;
+            var v0 = eight.Dots(xk, qk) * (dw * Vector256.Load(dk));
+            var v1 = eight.Dots(xk + xn, qk + dn) * (dw * Vector256.Load(dk + dn));
+            var v2 = eight.Dots(xk + 2 * xn, qk + 2 * dn) * (dw * Vector256.Load(dk + 2 * dn));
+            var v3 = eight.Dots(xk + 3 * xn, qk + 3 * dn) * (dw * Vector256.Load(dk + 3 * dn));
+            if (TF.HasMin)
+            {
+                var m = Halves(w, 2);
+                float* sk = s + 8 * k;
+                v0 = Vector256.FusedMultiplyAdd(m, Vector256.Load(sk), v0);
+                v1 = Vector256.FusedMultiplyAdd(m, Vector256.Load(sk + dn), v1);
+                v2 = Vector256.FusedMultiplyAdd(m, Vector256.Load(sk + 2 * dn), v2);
+                v3 = Vector256.FusedMultiplyAdd(m, Vector256.Load(sk + 3 * dn), v3);
+            }
+            v0.Store(values + b);
+            v1.Store(values + total + b);
+            v2.Store(values + 2 * total + b);
+            v3.Store(values + 3 * total + b);
+            if (++k == groups)
+                k = 0;
+        }
+        for (int j = 0; j < 4; j++)
+            RowStream.SumRows(values + j * total, rows, a.Blocks, y + j * stride);
         return true;
     }
 

@@ -150,6 +150,38 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
         return true;
     }
 
+    /// <summary><see cref="TryDotRows"/> for four tokens: each group of weight blocks is unpacked once for all four (the prompt path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    public static bool TryDotRows4(byte* w, int rows, in ActivationRow a, float* y, int stride)
+    {
+        if (!RowStream.Fits(rows, a, 4))
+            return false;
+        float* values = stackalloc float[RowStream.MaxBlocks];
+        var period = a.Period;
+        int groups = period.Groups, total = rows * a.Blocks, k = 0;
+        sbyte* x = period.Values;
+        float* d = period.Scales;
+        int* q = period.QSums;
+        // Token j's period is j periods on (ActivationPeriod.Next).
+        int xn = 256 * groups, dn = 8 * groups;
+        for (int b = 0; b < total; b += 8, w += 8 * TF.Bytes)
+        {
+            var eight = new Eight(w);
+            sbyte* xk = x + 256 * k;
+            float* dk = d + 8 * k;
+            int* qk = q + 8 * k;
+            (eight.Dots(xk, qk) * (eight.Scales * Vector256.Load(dk))).Store(values + b);
+            (eight.Dots(xk + xn, qk + dn) * (eight.Scales * Vector256.Load(dk + dn))).Store(values + total + b);
+            (eight.Dots(xk + 2 * xn, qk + 2 * dn) * (eight.Scales * Vector256.Load(dk + 2 * dn))).Store(values + 2 * total + b);
+            (eight.Dots(xk + 3 * xn, qk + 3 * dn) * (eight.Scales * Vector256.Load(dk + 3 * dn))).Store(values + 3 * total + b);
+            if (++k == groups)
+                k = 0;
+        }
+        for (int j = 0; j < 4; j++)
+            RowStream.SumRows(values + j * total, rows, a.Blocks, y + j * stride);
+        return true;
+    }
+
     /// <summary>Four tokens: each weight block is unpacked once for all of them (the prompt path).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
@@ -189,6 +221,8 @@ internal unsafe struct Q8_0Dot512Prompt<TMac> : IQuantizedDot where TMac : IMac
     public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => Block32Dot256<Q8_0Format, TMac>.DotRows2(row0, row1, a, y);
 
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => Block32Dot512<Q8_0Format>.Dot4(w, a, y, stride);
+
+    public static bool TryDotRows4(byte* w, int rows, in ActivationRow a, float* y, int stride) => Block32Dot512<Q8_0Format>.TryDotRows4(w, rows, a, y, stride);
 
     public static bool TryDotRows(byte* w, int rows, in ActivationRow a, float* y) => Block32Dot256<Q8_0Format, TMac>.TryDotRows(w, rows, a, y);
 }

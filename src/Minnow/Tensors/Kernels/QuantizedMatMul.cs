@@ -151,8 +151,8 @@ public static unsafe class QuantizedMatMul
     };
 
     /// <summary>
-    /// One matrix's rows against the quantized activations, by tiles of <see cref="RowTile"/> rows. A decoded token takes
-    /// a tile as one stream of blocks where the kernel can (<see cref="RowStream"/>), else row by row. The kernels
+    /// One matrix's rows against the quantized activations, by tiles of <see cref="RowTile"/> rows. Tokens take a tile as
+    /// one stream of blocks where the kernel can (<see cref="RowStream"/>), else row by row. The kernels
     /// prefetch the weights themselves, a fixed distance ahead of each step (<see cref="StreamPrefetch"/>).
     /// </summary>
     private sealed class Job<TDot>(Tensor w, QuantizedActivations a, float* y) where TDot : IQuantizedDot
@@ -176,6 +176,8 @@ public static unsafe class QuantizedMatMul
                 for (; t + 4 <= tokens; t += 4)
                 {
                     var x = a.Row(t);
+                    if (TDot.TryDotRows4(weights + r0 * rowBytes, r1 - r0, x, output + (long)t * outDim + r0, outDim))
+                        continue;
                     for (int o = r0; o < r1; o++)
                         TDot.Dot4(weights + o * rowBytes, x, output + (long)t * outDim + o, outDim);
                 }
