@@ -18,8 +18,38 @@ internal unsafe interface IGatherEight : IBlock32
     /// values 16–31, <paramref name="low1"/> and <paramref name="high1"/> the same for blocks 4–7; and d_w of block i in
     /// lane i of <paramref name="scales"/>. Reads only the eight blocks' bytes.
     /// </summary>
-    static abstract void Eight(byte* w, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
+    static abstract void Eight(byte* w, in Loop512 c, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
         out Vector512<byte> high1, out Vector256<float> scales);
+
+    /// <summary>The format's permute indices and masks for <see cref="Eight"/> (<see cref="Loop512.I0"/> …).</summary>
+    static abstract Loop512 Constants { get; }
+}
+
+/// <summary>
+/// The vector constants of a 512-bit kernel's loop, built before the loop: the JIT keeps such locals in registers,
+/// while a vector constant written inside a loop is loaded from memory again at every use (the Q4_0 loop loaded nine
+/// per step). Resident, 576 columns, same process alternating: Q4_0 +5–8 % (medians of 27 rounds, two runs).
+/// <see cref="I0"/>–<see cref="I7"/> are the format's (<see cref="IGatherEight.Constants"/>), the rest the kernel's.
+/// </summary>
+internal readonly struct Loop512
+{
+    public readonly Vector512<byte> I0, I1, I2, I3, I4, I5, I6, I7;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Loop512(Vector512<byte> i0, Vector512<byte> i1, Vector512<byte> i2, Vector512<byte> i3 = default,
+        Vector512<byte> i4 = default, Vector512<byte> i5 = default, Vector512<byte> i6 = default, Vector512<byte> i7 = default)
+    {
+        (I0, I1, I2, I3, I4, I5, I6, I7) = (i0, i1, i2, i3, i4, i5, i6, i7);
+        LowNibble = Vector512.Create((byte)0x0F);
+        Ones = Vector512.Create((short)1);
+        BlockSums = Vector512.Create(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    /// <summary>0x0F in every byte.</summary>
+    public readonly Vector512<byte> LowNibble;
+    public readonly Vector512<short> Ones;
+    /// <summary>Picks each block's sum out of the reduction in <see cref="Block32Dot512{TF}"/> (block j of a group from lane 4j, block 4+j from 4j+2).</summary>
+    public readonly Vector512<int> BlockSums;
 }
 
 /// <summary>
@@ -41,13 +71,13 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
         public readonly Vector256<float> Scales;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Eight(byte* w) => TF.Eight(w, out _low0, out _high0, out _low1, out _high1, out Scales);
+        public Eight(byte* w, in Loop512 c) => TF.Eight(w, c, out _low0, out _high0, out _low1, out _high1, out Scales);
 
         /// <summary>Σu·q − ZeroPoint·Σq per block (lane i = block i) against grouped activations <paramref name="x"/>, as floats.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<float> Dots(sbyte* x, int* qsums)
+        public Vector256<float> Dots(sbyte* x, int* qsums, in Loop512 c)
         {
-            var ones = Vector512.Create((short)1);
+            var ones = c.Ones;
             Vector512<int> s0, s1;
             if (TF.Signed)
             {
@@ -65,7 +95,7 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
             // which leaves block j in elements 0–1 of lane j and block 4+j in elements 2–3.
             var t = Avx512F.UnpackLow(s0.AsUInt64(), s1.AsUInt64()).AsInt32() + Avx512F.UnpackHigh(s0.AsUInt64(), s1.AsUInt64()).AsInt32();
             t += Avx512F.Shuffle(t, 0b10_11_00_01);
-            var sums = Avx512F.PermuteVar16x32(t, Vector512.Create(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower();
+            var sums = Avx512F.PermuteVar16x32(t, c.BlockSums).GetLower();
             if (TF.ZeroPoint != 0)
                 sums -= Vector256.Load(qsums) * TF.ZeroPoint;
             return Vector256.ConvertToSingle(sums);
@@ -93,11 +123,12 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
         int* q = a.QSums;
         Vector256<float> acc = default;
         int b = 0;
+        var c = TF.Constants;
         for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
         {
             Prefetch(w);
-            var eight = new Eight(w);
-            acc = Vector256.FusedMultiplyAdd(eight.Dots(x, q + b), eight.Scales * Vector256.Load(d + b), acc);
+            var eight = new Eight(w, c);
+            acc = Vector256.FusedMultiplyAdd(eight.Dots(x, q + b, c), eight.Scales * Vector256.Load(d + b), acc);
         }
         return Vector256.Sum(acc) + Block32Dot256<TF, Avx2Mac>.Tail(w, x, a, b);
     }
@@ -138,11 +169,12 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
         float* d = period.Scales;
         int* q = period.QSums;
         int total = rows * a.Blocks, k = 0, groups = period.Groups;
+        var c = TF.Constants;
         for (int b = 0; b < total; b += 8, w += 8 * TF.Bytes)
         {
             Prefetch(w);
-            var eight = new Eight(w);
-            (eight.Dots(x + 256 * k, q + 8 * k) * (eight.Scales * Vector256.Load(d + 8 * k))).Store(values + b);
+            var eight = new Eight(w, c);
+            (eight.Dots(x + 256 * k, q + 8 * k, c) * (eight.Scales * Vector256.Load(d + 8 * k))).Store(values + b);
             if (++k == groups)
                 k = 0;
         }
@@ -164,16 +196,17 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
         int* q = period.QSums;
         // Token j's period is j periods on (ActivationPeriod.Next).
         int xn = 256 * groups, dn = 8 * groups;
+        var c = TF.Constants;
         for (int b = 0; b < total; b += 8, w += 8 * TF.Bytes)
         {
-            var eight = new Eight(w);
+            var eight = new Eight(w, c);
             sbyte* xk = x + 256 * k;
             float* dk = d + 8 * k;
             int* qk = q + 8 * k;
-            (eight.Dots(xk, qk) * (eight.Scales * Vector256.Load(dk))).Store(values + b);
-            (eight.Dots(xk + xn, qk + dn) * (eight.Scales * Vector256.Load(dk + dn))).Store(values + total + b);
-            (eight.Dots(xk + 2 * xn, qk + 2 * dn) * (eight.Scales * Vector256.Load(dk + 2 * dn))).Store(values + 2 * total + b);
-            (eight.Dots(xk + 3 * xn, qk + 3 * dn) * (eight.Scales * Vector256.Load(dk + 3 * dn))).Store(values + 3 * total + b);
+            (eight.Dots(xk, qk, c) * (eight.Scales * Vector256.Load(dk))).Store(values + b);
+            (eight.Dots(xk + xn, qk + dn, c) * (eight.Scales * Vector256.Load(dk + dn))).Store(values + total + b);
+            (eight.Dots(xk + 2 * xn, qk + 2 * dn, c) * (eight.Scales * Vector256.Load(dk + 2 * dn))).Store(values + 2 * total + b);
+            (eight.Dots(xk + 3 * xn, qk + 3 * dn, c) * (eight.Scales * Vector256.Load(dk + 3 * dn))).Store(values + 3 * total + b);
             if (++k == groups)
                 k = 0;
         }
@@ -192,13 +225,14 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
         int* q = a.QSums;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         int b = 0;
+        var c = TF.Constants;
         for (; b + 8 <= blocks; b += 8, w += 8 * TF.Bytes, x += 256)
         {
-            var eight = new Eight(w);
-            acc0 = Vector256.FusedMultiplyAdd(eight.Dots(x, q + b), eight.Scales * Vector256.Load(d + b), acc0);
-            acc1 = Vector256.FusedMultiplyAdd(eight.Dots(x + n, q + blocks + b), eight.Scales * Vector256.Load(d + blocks + b), acc1);
-            acc2 = Vector256.FusedMultiplyAdd(eight.Dots(x + 2 * n, q + 2 * blocks + b), eight.Scales * Vector256.Load(d + 2 * blocks + b), acc2);
-            acc3 = Vector256.FusedMultiplyAdd(eight.Dots(x + 3 * n, q + 3 * blocks + b), eight.Scales * Vector256.Load(d + 3 * blocks + b), acc3);
+            var eight = new Eight(w, c);
+            acc0 = Vector256.FusedMultiplyAdd(eight.Dots(x, q + b, c), eight.Scales * Vector256.Load(d + b), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(eight.Dots(x + n, q + blocks + b, c), eight.Scales * Vector256.Load(d + blocks + b), acc1);
+            acc2 = Vector256.FusedMultiplyAdd(eight.Dots(x + 2 * n, q + 2 * blocks + b, c), eight.Scales * Vector256.Load(d + 2 * blocks + b), acc2);
+            acc3 = Vector256.FusedMultiplyAdd(eight.Dots(x + 3 * n, q + 3 * blocks + b, c), eight.Scales * Vector256.Load(d + 3 * blocks + b), acc3);
         }
         // A row's last blocks (mod 8), token by token.
         y[0] = Vector256.Sum(acc0) + Block32Dot256<TF, Avx2Mac>.Tail(w, x, a, b);
@@ -263,7 +297,8 @@ internal static unsafe class StreamPrefetch
 }
 
 // Permute indices are literals, which the JIT embeds as constants (a static readonly field would cost a
-// class-initialization check inside the loops of the AggressiveOptimization kernels).
+// class-initialization check inside the loops of the AggressiveOptimization kernels); the kernels build them before
+// their loops (Loop512), so they stay in registers.
 
 /// <summary>Q4_0's eight 18-byte blocks (144 bytes): two 64-byte loads and one 16-byte load, three permutes.</summary>
 internal unsafe partial struct Q4_0Format : IGatherEight
@@ -277,16 +312,18 @@ internal unsafe partial struct Q4_0Format : IGatherEight
     /// <summary>Block i's half-float scale into bytes 2–3 of 32-bit lane i (bytes 0–1 get the same, ignored).</summary>
     private static Vector512<byte> ScaleBytes { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)0, 1, 0, 1, 18, 19, 18, 19, 36, 37, 36, 37, 54, 55, 54, 55, 72, 73, 72, 73, 90, 91, 90, 91, 108, 109, 108, 109, 126, 127, 126, 127, 0, 1, 0, 1, 18, 19, 18, 19, 36, 37, 36, 37, 54, 55, 54, 55, 72, 73, 72, 73, 90, 91, 90, 91, 108, 109, 108, 109, 126, 127, 126, 127); }
 
+    public static Loop512 Constants { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => new(Nibbles0, Nibbles1, ScaleBytes); }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Eight(byte* w, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
+    public static void Eight(byte* w, in Loop512 k, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
         out Vector512<byte> high1, out Vector256<float> scales)
     {
         var a = Vector512.Load(w);
         var b = Vector512.Load(w + 64);
         var c = Vector128.Load(w + 128).ToVector256Unsafe().ToVector512Unsafe();
-        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(a, Nibbles0, b), out low0, out high0);
-        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(b, Nibbles1, c), out low1, out high1);
-        scales = HalfTable.FiniteFromHighHalves(Avx512Vbmi.PermuteVar64x8x2(a, ScaleBytes, b).AsInt32().GetLower());
+        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(a, k.I0, b), k.LowNibble, out low0, out high0);
+        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(b, k.I1, c), k.LowNibble, out low1, out high1);
+        scales = HalfTable.FiniteFromHighHalves(Avx512Vbmi.PermuteVar64x8x2(a, k.I2, b).AsInt32().GetLower());
     }
 }
 
@@ -316,28 +353,36 @@ internal unsafe partial struct Q5_0Format : IGatherEight
     /// <summary>For value 16 + j, the bit offset 12 + j.</summary>
     private static Vector512<byte> ShiftHigh { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27); }
 
+    public static Loop512 Constants
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => new(Nibbles0, Nibbles1, HighBits0, HighBits1, ShiftLow, ShiftHigh, Vector512.Create((byte)0x10),
+            Vector512.Create(1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0).AsByte());
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Eight(byte* w, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
+    public static void Eight(byte* w, in Loop512 k, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
         out Vector512<byte> high1, out Vector256<float> scales)
     {
         var a = Vector512.Load(w);
         var b = Vector512.Load(w + 64);
         var c = Vector512.Load(w + 48);
         var e = Vector512.Load(w + 112);
-        var fifth = Vector512.Create((byte)0x10);
-        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(a, Nibbles0, b), out low0, out high0);
-        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(c, Nibbles1, e), out low1, out high1);
-        var h0 = Avx512Vbmi.PermuteVar64x8x2(a, HighBits0, b).AsUInt64();
-        var h1 = Avx512Vbmi.PermuteVar64x8x2(c, HighBits1, e).AsUInt64();
-        low0 |= Avx512Vbmi.MultiShift(ShiftLow, h0) & fifth;
-        high0 |= Avx512Vbmi.MultiShift(ShiftHigh, h0) & fifth;
-        low1 |= Avx512Vbmi.MultiShift(ShiftLow, h1) & fifth;
-        high1 |= Avx512Vbmi.MultiShift(ShiftHigh, h1) & fifth;
+        var fifth = k.I6;
+        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(a, k.I0, b), k.LowNibble, out low0, out high0);
+        Nibbles.SplitFour(Avx512Vbmi.PermuteVar64x8x2(c, k.I1, e), k.LowNibble, out low1, out high1);
+        var h0 = Avx512Vbmi.PermuteVar64x8x2(a, k.I2, b).AsUInt64();
+        var h1 = Avx512Vbmi.PermuteVar64x8x2(c, k.I3, e).AsUInt64();
+        low0 |= Avx512Vbmi.MultiShift(k.I4, h0) & fifth;
+        high0 |= Avx512Vbmi.MultiShift(k.I5, h0) & fifth;
+        low1 |= Avx512Vbmi.MultiShift(k.I4, h1) & fifth;
+        high1 |= Avx512Vbmi.MultiShift(k.I5, h1) & fifth;
         // Block k's scale is in the top half of 32-bit lane 4k+1 of h0 (blocks 0–3) and h1 (blocks 4–7).
-        var bits = Avx512F.PermuteVar16x32x2(h0.AsInt32(), Vector512.Create(1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0), h1.AsInt32());
+        var bits = Avx512F.PermuteVar16x32x2(h0.AsInt32(), k.I7.AsInt32(), h1.AsInt32());
         scales = HalfTable.FiniteFromHighHalves(bits.GetLower());
     }
 }
+
 
 /// <summary>
 /// Q8_0's eight 34-byte blocks (272 bytes): per four blocks, values 0–15 are permuted out of bytes 0–127 and values
@@ -355,20 +400,27 @@ internal unsafe partial struct Q8_0Format : IGatherEight
     /// <summary>Block k's half-float scale into bytes 2–3 of 32-bit lane k (k &lt; 4).</summary>
     private static Vector512<byte> ScaleBytes { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create((byte)0, 1, 0, 1, 34, 35, 34, 35, 68, 69, 68, 69, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103, 102, 103); }
 
+    public static Loop512 Constants
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => new(Low, High, ScaleBytes, Vector512.Create(0, 1, 2, 3, 16, 17, 18, 19, 0, 0, 0, 0, 0, 0, 0, 0).AsByte());
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Eight(byte* w, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
+    public static void Eight(byte* w, in Loop512 k, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1,
         out Vector512<byte> high1, out Vector256<float> scales)
     {
         var a0 = Vector512.Load(w);
         var a1 = Vector512.Load(w + 64);
-        low0 = Avx512Vbmi.PermuteVar64x8x2(a0, Low, a1);
-        high0 = Avx512Vbmi.PermuteVar64x8x2(Vector512.Load(w + 8), High, Vector512.Load(w + 72));
+        low0 = Avx512Vbmi.PermuteVar64x8x2(a0, k.I0, a1);
+        high0 = Avx512Vbmi.PermuteVar64x8x2(Vector512.Load(w + 8), k.I1, Vector512.Load(w + 72));
         var b0 = Vector512.Load(w + 136);
         var b1 = Vector512.Load(w + 200);
-        low1 = Avx512Vbmi.PermuteVar64x8x2(b0, Low, b1);
-        high1 = Avx512Vbmi.PermuteVar64x8x2(Vector512.Load(w + 144), High, Vector512.Load(w + 208));
-        var bits = Avx512F.PermuteVar16x32x2(Avx512Vbmi.PermuteVar64x8x2(a0, ScaleBytes, a1).AsInt32(),
-            Vector512.Create(0, 1, 2, 3, 16, 17, 18, 19, 0, 0, 0, 0, 0, 0, 0, 0), Avx512Vbmi.PermuteVar64x8x2(b0, ScaleBytes, b1).AsInt32());
+        low1 = Avx512Vbmi.PermuteVar64x8x2(b0, k.I0, b1);
+        high1 = Avx512Vbmi.PermuteVar64x8x2(Vector512.Load(w + 144), k.I1, Vector512.Load(w + 208));
+        var bits = Avx512F.PermuteVar16x32x2(Avx512Vbmi.PermuteVar64x8x2(a0, k.I2, a1).AsInt32(),
+            k.I3.AsInt32(), Avx512Vbmi.PermuteVar64x8x2(b0, k.I2, b1).AsInt32());
         scales = HalfTable.FiniteFromHighHalves(bits.GetLower());
     }
 }
+

@@ -91,12 +91,12 @@ internal static unsafe class Nibbles
 
     /// <summary>
     /// <see cref="Split"/> of four blocks' nibbles already gathered into one vector (block k's 16 bytes at byte 16k):
-    /// low = their elements 0–15, high = 16–31.
+    /// low = their elements 0–15, high = 16–31. <paramref name="mask"/> is 0x0F in every byte (a loop constant, see
+    /// <see cref="Loop512"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void SplitFour(Vector512<byte> v, out Vector512<byte> low, out Vector512<byte> high)
+    public static void SplitFour(Vector512<byte> v, Vector512<byte> mask, out Vector512<byte> low, out Vector512<byte> high)
     {
-        var mask = Vector512.Create((byte)0x0F);
         low = v & mask;
         high = Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
     }
