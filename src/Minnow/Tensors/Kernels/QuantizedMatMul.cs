@@ -18,6 +18,13 @@ public static unsafe class QuantizedMatMul
 
     [ThreadStatic] private static QuantizedActivations? _activations;
 
+    /// <summary>
+    /// The kernels read <see cref="HalfTable"/>'s static table; initialized before any of them is compiled, the JIT
+    /// embeds its address, where otherwise it left a class-initialization check inside the loops (and spilled the
+    /// registers around it: the 512-bit K-quant loop kept its accumulator on the stack).
+    /// </summary>
+    static QuantizedMatMul() => RuntimeHelpers.RunClassConstructor(typeof(HalfTable).TypeHandle);
+
     /// <summary>True for the block types this kernel multiplies.</summary>
     public static bool Supports(DType type) => type is DType.Q8_0 or DType.Q4_0 or DType.Q4_1 or DType.Q5_0 or DType.Q5_1
         or DType.Q2_K or DType.Q3_K or DType.Q4_K or DType.Q5_K or DType.Q6_K;
