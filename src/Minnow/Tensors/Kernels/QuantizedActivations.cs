@@ -43,6 +43,8 @@ internal sealed unsafe class QuantizedActivations
     /// The first 64-byte boundary in a pinned buffer allocated 64 bytes long: the 512-bit kernels load the values in
     /// whole 64-byte vectors, and an array's own start is only 8- or 16-byte aligned (loads split across cache lines).
     /// </summary>
+    private static T* Start<T>(T[] buffer) where T : unmanaged => (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+
     private static sbyte* Aligned(byte[] buffer) => (sbyte*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer)) + 63) & ~(nint)63);
 
     /// <summary>d per block of token t.</summary>
@@ -58,7 +60,10 @@ internal sealed unsafe class QuantizedActivations
     private short* Sums16(int t) => (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_sums16)) + (long)t * (Length / 16);
 
     /// <summary>Token t's pointers, computed once so the kernels' inner loops need no arithmetic to find them.</summary>
-    public ActivationRow Row(int t) => new(Values(t), Scales(t), BlockSums(t), QSums(t), Sums16(t), Length, Length / BlockSize, Period(t));
+    public ActivationRow Row(int t) => _first.Next(t);
+
+    /// <summary>Token 0's pointers, set by <see cref="Prepare"/>: <see cref="Row"/> is then arithmetic only (a matmul asks per tile).</summary>
+    private ActivationRow _first;
 
     // The periodic copies (see Periodic), one after the other, when a row is not whole groups of eight blocks.
     private byte[] _periodValues = [];
@@ -82,8 +87,7 @@ internal sealed unsafe class QuantizedActivations
         if (blocks % 8 == 0)
             return new(Values(t), Scales(t), BlockSums(t), QSums(t), blocks / 8);
         long at = (long)t * PeriodBlocks;
-        return new(Aligned(_periodValues) + at * 32, (float*)Unsafe.AsPointer(ref _periodScales[at]),
-            (float*)Unsafe.AsPointer(ref _periodBlockSums[at]), (int*)Unsafe.AsPointer(ref _periodQSums[at]), PeriodBlocks / 8);
+        return new(Aligned(_periodValues) + at * 32, Start(_periodScales) + at, Start(_periodBlockSums) + at, Start(_periodQSums) + at, PeriodBlocks / 8);
     }
 
     /// <summary>Writes token t's periodic copy: stream block j is the token's block j mod blocks, in grouped order.</summary>
@@ -92,16 +96,18 @@ internal sealed unsafe class QuantizedActivations
         int blocks = Length / BlockSize, grouped = blocks / 8 * 8;
         var period = Period(t);
         sbyte* source = Values(t);
-        for (int j = 0; j < PeriodBlocks; j++)
-        {
-            int b = j % blocks;
-            int from = b < grouped ? GroupedOffset(b * 32) : b * 32, to = GroupedOffset(j * 32);
-            Vector128.Load(source + from).Store(period.Values + to);
-            Vector128.Load(source + (b < grouped ? from + 64 : from + 16)).Store(period.Values + to + 64);
-            period.Scales[j] = Scales(t)[b];
-            period.BlockSums[j] = BlockSums(t)[b];
-            period.QSums[j] = QSums(t)[b];
-        }
+        float* scales = Scales(t), blockSums = BlockSums(t);
+        int* qSums = QSums(t);
+        for (int j = 0; j < PeriodBlocks; j += blocks)
+            for (int b = 0; b < blocks; b++)
+            {
+                int from = b < grouped ? GroupedOffset(b * 32) : b * 32, to = GroupedOffset((j + b) * 32);
+                Vector128.Load(source + from).Store(period.Values + to);
+                Vector128.Load(source + (b < grouped ? from + 64 : from + 16)).Store(period.Values + to + 64);
+                period.Scales[j + b] = scales[b];
+                period.BlockSums[j + b] = blockSums[b];
+                period.QSums[j + b] = qSums[b];
+            }
     }
 
     private float* _source;
@@ -137,6 +143,7 @@ internal sealed unsafe class QuantizedActivations
                 _periodQSums = GC.AllocateUninitializedArray<int>((int)periodBlocks, pinned: true);
             }
         }
+        _first = new(Values(0), Scales(0), BlockSums(0), QSums(0), Sums16(0), Length, Length / BlockSize, Period(0));
     }
 
     /// <summary>Quantizes tokens [start, end) of the source rows.</summary>
