@@ -39,25 +39,26 @@ internal sealed unsafe class QuantizedActivations
     /// <summary>q of token t: Length values.</summary>
     private sbyte* Values(int t) => Aligned(_values) + (long)t * Length;
 
+    /// <summary>The first element of a pinned buffer.</summary>
+    private static T* Start<T>(T[] buffer) where T : unmanaged => (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+
     /// <summary>
     /// The first 64-byte boundary in a pinned buffer allocated 64 bytes long: the 512-bit kernels load the values in
     /// whole 64-byte vectors, and an array's own start is only 8- or 16-byte aligned (loads split across cache lines).
     /// </summary>
-    private static T* Start<T>(T[] buffer) where T : unmanaged => (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-
-    private static sbyte* Aligned(byte[] buffer) => (sbyte*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer)) + 63) & ~(nint)63);
+    private static sbyte* Aligned(byte[] buffer) => (sbyte*)(((nint)Start(buffer) + 63) & ~(nint)63);
 
     /// <summary>d per block of token t.</summary>
-    private float* Scales(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales)) + (long)t * (Length / BlockSize);
+    private float* Scales(int t) => Start(_scales) + (long)t * (Length / BlockSize);
 
     /// <summary>d·Σq per block of token t (32-element blocks only).</summary>
-    private float* BlockSums(int t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blockSums)) + (long)t * (Length / BlockSize);
+    private float* BlockSums(int t) => Start(_blockSums) + (long)t * (Length / BlockSize);
 
     /// <summary>Σq per block of token t (32-element blocks only).</summary>
-    private int* QSums(int t) => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_qSums)) + (long)t * (Length / BlockSize);
+    private int* QSums(int t) => Start(_qSums) + (long)t * (Length / BlockSize);
 
     /// <summary>Σq per 16 values of token t.</summary>
-    private short* Sums16(int t) => (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_sums16)) + (long)t * (Length / 16);
+    private short* Sums16(int t) => Start(_sums16) + (long)t * (Length / 16);
 
     /// <summary>Token t's pointers, computed once so the kernels' inner loops need no arithmetic to find them.</summary>
     public ActivationRow Row(int t) => _first.Next(t);

@@ -26,7 +26,7 @@ internal unsafe interface IQuantizedDot
 
     /// <summary>
     /// y[r] = row r · a for <paramref name="rows"/> consecutive rows from <paramref name="w"/> (one tile, decode), taken
-    /// as one stream of blocks; false, having done nothing, when the kernel cannot (then rows go by
+    /// as one stream of blocks (<see cref="RowStream"/>); false, having done nothing, when the kernel cannot (then rows go by
     /// <see cref="DotRows2"/> and <see cref="Dot1"/>).
     /// </summary>
     static virtual bool TryDotRows(byte* w, int rows, in ActivationRow a, float* y) => false;
@@ -54,10 +54,12 @@ internal static unsafe class OneAtATime
 }
 
 /// <summary>
-/// Decoding a tile of rows as one stream of groups of eight blocks (<see cref="IQuantizedDot.TryDotRows"/>): a matrix's
-/// rows are contiguous, so a tile of rows whose blocks come to whole groups can be read group by group against the
-/// token's <see cref="ActivationPeriod"/>, a group spanning two rows where it must. There is no per-row tail and no
-/// per-row reduction of a vector accumulator: each block's value goes to a buffer, and each row sums its blocks there.
+/// A tile of rows as one stream of groups of eight blocks, for one token (<see cref="IQuantizedDot.TryDotRows"/>,
+/// decode) or four (<see cref="IQuantizedDot.TryDotRows4"/>, prompts): a matrix's rows are contiguous, so a tile of rows
+/// whose blocks come to whole groups can be read group by group against each token's <see cref="ActivationPeriod"/>, a
+/// group spanning two rows where it must. There is no per-row tail and no per-row reduction of a vector accumulator:
+/// each block's value goes to a buffer, and each row sums its blocks there. The kernels' Dot1/DotRows2/Dot4 remain for
+/// the tiles that cannot (a last short tile whose blocks do not come to whole groups, or rows too long for the buffer).
 /// </summary>
 internal static unsafe class RowStream
 {

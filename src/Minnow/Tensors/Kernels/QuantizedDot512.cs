@@ -143,8 +143,9 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
     private static void Prefetch(byte* w) => StreamPrefetch.Lines(w + PrefetchAhead, 8 * TF.Bytes);
 
     /// <summary>
-    /// One row after the other (decoding's fallback where <see cref="TryDotRows"/> cannot). Unlike the 256-bit kernel, this one keeps enough work in flight on one row, and
-    /// interleaving two rows' loads made decoding slower: one row at a time, 110M model, same process alternating,
+    /// One row after the other (decoding's fallback where <see cref="TryDotRows"/> cannot). Unlike the 256-bit kernel,
+    /// this one keeps enough work in flight on one row, and interleaving two rows' loads made decoding slower: one row
+    /// at a time, 110M model, same process alternating,
     /// medians of 12 rounds, with the 2 KB prefetch both ways: Q4_0 166 -> 174 tok/s (1 thread), 319 -> 357 (2 threads);
     /// Q5_0 127 -> 144 and 225 -> 285.
     /// </summary>
