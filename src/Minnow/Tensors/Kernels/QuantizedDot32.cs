@@ -409,6 +409,23 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
 /// <summary>32-element formats on Vector128 (SSE or NEON): the same arithmetic with widening multiplies, in natural order.</summary>
 internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock32
 {
+    /// <summary><paramref name="acc"/> plus one block's Σw·x times <paramref name="scale"/> (d_w·d_x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Block(Vector128<byte> low, Vector128<byte> high, sbyte* x, float scale, Vector128<float> acc)
+    {
+        var x0 = Vector128.Load(x);
+        var x1 = Vector128.Load(x + 16);
+        var dot = TF.Signed
+            ? PortableMac.DotSigned(low.AsSByte(), x0) + PortableMac.DotSigned(high.AsSByte(), x1)
+            : PortableMac.Dot(low, x0) + PortableMac.Dot(high, x1);
+        return Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(dot), Vector128.Create(scale), acc);
+    }
+
+    /// <summary>One block's value apart from the d_w·d_x·Σw·x term: the min's part (m·d_x·Σq) and the zero point's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Offset(float m, float scale, float sum, int qsum) =>
+        (TF.HasMin ? m * sum : 0) - (TF.ZeroPoint != 0 ? scale * (TF.ZeroPoint * qsum) : 0);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
@@ -421,18 +438,17 @@ internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock3
         for (int b = 0; b < blocks; b++, w += TF.Bytes, x += 32)
         {
             TF.Unsigned(w, out var low, out var high);
-            var x0 = Vector128.Load(x);
-            var x1 = Vector128.Load(x + 16);
-            var dot = TF.Signed
-                ? PortableMac.DotSigned(low.AsSByte(), x0) + PortableMac.DotSigned(high.AsSByte(), x1)
-                : PortableMac.Dot(low, x0) + PortableMac.Dot(high, x1);
             float scale = HalfTable.At(w) * d[b];
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(dot), Vector128.Create(scale), acc);
-            offset += (TF.HasMin ? HalfTable.At(w + 2) * s[b] : 0) - (TF.ZeroPoint != 0 ? scale * (TF.ZeroPoint * q[b]) : 0);
+            acc = Block(low, high, x, scale, acc);
+            offset += Offset(TF.HasMin ? HalfTable.At(w + 2) : 0, scale, s[b], q[b]);
         }
         return Vector128.Sum(acc) + offset;
     }
 
+    /// <summary>
+    /// One token at a time: a four-token loop that unpacked each block once measured slower here (Portable path on
+    /// x64, SmolLM2 Q4_0, 64-token prefill: 63 -> 57 tok/s): the widening multiplies are the work, not the unpacking.
+    /// </summary>
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride) => OneAtATime.Dot4<Block32DotPortable<TF>>(w, a, y, stride);
 
     public static void DotRows2(byte* row0, byte* row1, in ActivationRow a, float* y) => OneAtATime.DotRows2<Block32DotPortable<TF>>(row0, row1, a, y);
