@@ -115,6 +115,16 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<T> Join<T>(Vector256<T> low, Vector256<T> high) => low.ToVector512Unsafe().WithUpper(high);
 
+    /// <summary>
+    /// vpermw indices giving chunks 2j and 2j+1 their sub-block scales (lane i of the pair's 32 pair sums takes scale
+    /// 4j + i/8): one permute per pair in place of <see cref="ChunkScales"/>' two shuffles and an insert. Built before
+    /// the loop (see <see cref="Loop512"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> PairScales(int j) => Vector512.Create(
+        Vector256.Create(Vector128.Create((short)(4 * j)), Vector128.Create((short)(4 * j + 1))),
+        Vector256.Create(Vector128.Create((short)(4 * j + 2)), Vector128.Create((short)(4 * j + 3))));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Accumulate(Vector512<float> acc, Vector512<int> scaled, Vector256<short> offsets, short* sums, float dA, float dB)
     {
@@ -130,6 +140,7 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
         float* d = a.Scales;
         short* sums = a.Sums16;
         var acc = Vector512<float>.Zero;
+        Vector512<short> pair0 = PairScales(0), pair1 = PairScales(1), pair2 = PairScales(2), pair3 = PairScales(3);
         for (int b = 0; b < blocks; b++, w += TK.Bytes, x += KQuants.Size, sums += 16)
         {
             // A steady prefetch 4 KB ahead (a burst before each row had made the K-quants slower). Same process
@@ -139,11 +150,11 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
             if (Sse.IsSupported)
                 StreamPrefetch.Lines(w + 4096, TK.Bytes);
             TK.Scales(w, out var scales, out var offsets);
-            var chunks = new ChunkScales(scales);
-            var dot = DotScaled(Vector512<int>.Zero, Join(TK.Unsigned32(w, 0), TK.Unsigned32(w, 1)), x, Join(chunks.Chunk(0), chunks.Chunk(1)));
-            dot = DotScaled(dot, Join(TK.Unsigned32(w, 2), TK.Unsigned32(w, 3)), x + 64, Join(chunks.Chunk(2), chunks.Chunk(3)));
-            dot = DotScaled(dot, Join(TK.Unsigned32(w, 4), TK.Unsigned32(w, 5)), x + 128, Join(chunks.Chunk(4), chunks.Chunk(5)));
-            dot = DotScaled(dot, Join(TK.Unsigned32(w, 6), TK.Unsigned32(w, 7)), x + 192, Join(chunks.Chunk(6), chunks.Chunk(7)));
+            var all = scales.ToVector512Unsafe();
+            var dot = DotScaled(Vector512<int>.Zero, Join(TK.Unsigned32(w, 0), TK.Unsigned32(w, 1)), x, Avx512BW.PermuteVar32x16(all, pair0));
+            dot = DotScaled(dot, Join(TK.Unsigned32(w, 2), TK.Unsigned32(w, 3)), x + 64, Avx512BW.PermuteVar32x16(all, pair1));
+            dot = DotScaled(dot, Join(TK.Unsigned32(w, 4), TK.Unsigned32(w, 5)), x + 128, Avx512BW.PermuteVar32x16(all, pair2));
+            dot = DotScaled(dot, Join(TK.Unsigned32(w, 6), TK.Unsigned32(w, 7)), x + 192, Avx512BW.PermuteVar32x16(all, pair3));
             acc = Accumulate(acc, dot, offsets, sums, HalfTable.At(w + TK.ScaleAt) * d[b], HalfTable.At(w + TK.MinAt) * d[b]);
         }
         return Vector512.Sum(acc);
@@ -157,15 +168,16 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
         float* d = a.Scales;
         short* sums = a.Sums16;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector512<short> pair0 = PairScales(0), pair1 = PairScales(1), pair2 = PairScales(2), pair3 = PairScales(3);
         for (int b = 0; b < blocks; b++, w += TK.Bytes, x += KQuants.Size, sums += 16)
         {
             TK.Scales(w, out var scales, out var offsets);
-            var chunks = new ChunkScales(scales);
+            var all = scales.ToVector512Unsafe();
             Vector512<int> dot0 = default, dot1 = default, dot2 = default, dot3 = default;
             for (int k = 0; k < 8; k += 2)
             {
                 var u = Join(TK.Unsigned32(w, k), TK.Unsigned32(w, k + 1));
-                var chunk = Join(chunks.Chunk(k), chunks.Chunk(k + 1));
+                var chunk = Avx512BW.PermuteVar32x16(all, k switch { 0 => pair0, 2 => pair1, 4 => pair2, _ => pair3 });
                 dot0 = DotScaled(dot0, u, x + 32 * k, chunk);
                 dot1 = DotScaled(dot1, u, x + n + 32 * k, chunk);
                 dot2 = DotScaled(dot2, u, x + 2 * n + 32 * k, chunk);
