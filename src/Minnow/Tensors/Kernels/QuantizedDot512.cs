@@ -60,8 +60,11 @@ internal readonly struct Loop512
 /// </summary>
 internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
 {
-    /// <summary>How far ahead of the blocks being read decoding prefetches (see <see cref="Prefetch"/>); 3–6 KB measured alike, 1–2 KB worse.</summary>
-    private const int PrefetchAhead = 4096;
+    /// <summary>
+    /// How far ahead of the blocks being read decoding prefetches (see <see cref="Prefetch"/>): 4 KB into L1 (3–6 KB
+    /// measured alike, 1–2 KB worse); Q8_0 12 KB into L2, as in <see cref="Block32Dot256{TF, TMac}"/>'s stream.
+    /// </summary>
+    private static int PrefetchAhead => TF.Signed ? 12288 : 4096;
 
     /// <summary>Eight blocks' quants and scales (see <see cref="IGatherEight.Eight"/>).</summary>
     private readonly struct Eight
@@ -140,7 +143,7 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
     /// (1 thread), 275 -> 312 (2 threads); Q5_0 149 -> 172 and 286 -> 312; SmolLM2 Q4_K_M 94 -> 99 and 173 -> 173.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch(byte* w) => StreamPrefetch.Lines(w + PrefetchAhead, 8 * TF.Bytes);
+    private static void Prefetch(byte* w) => StreamPrefetch.Lines(w + PrefetchAhead, 8 * TF.Bytes, toL2: TF.Signed);
 
     /// <summary>
     /// One row after the other (decoding's fallback where <see cref="TryDotRows"/> cannot). Unlike the 256-bit kernel,
@@ -244,12 +247,14 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
 }
 
 /// <summary>
-/// Q8_0 on AVX-512: <see cref="Block32Dot512{TF}"/> for the prompt (measured on the 110M model, 256-token prefill:
-/// +43 % on 1 thread, +46 % on 2), the 256-bit kernel for decoding. Decoding streams each row from memory, and there
-/// the 512-bit kernel's eight overlapping 64-byte loads per 272 bytes lose: two rows at a time ran at half the speed
-/// (62 vs 121 tok/s), one row at a time ~7 % behind the 256-bit kernel, and prefetching did not recover it.
+/// Q8_0 on AVX-512: <see cref="Block32Dot512{TF}"/> for prompts (measured on the 110M model, 256-token prefill: +43 %
+/// on 1 thread, +46 % on 2) and for decoding's row stream (<see cref="RowStream"/>) with its L2 prefetch: against the
+/// 256-bit stream, same process alternating, SmolLM2 / 110M, two runs, 1 thread 142 / 178 and 147 / 164 -> 153 / 190
+/// and 157 / 170 tok/s, 2 threads 191 / 273 and 196 / 260 -> 203 / 261 and 196 / 260. Rows decoded one by one (the
+/// tiles that cannot stream) keep the 256-bit kernel: there the 512-bit one's overlapping 64-byte loads lost (one row at
+/// a time ~7 % behind, two rows at a time at half the speed).
 /// </summary>
-internal unsafe struct Q8_0Dot512Prompt<TMac> : IQuantizedDot where TMac : IMac
+internal unsafe struct Q8_0Dot512<TMac> : IQuantizedDot where TMac : IMac
 {
     public static float Dot1(byte* w, in ActivationRow a) => Block32Dot256<Q8_0Format, TMac>.Dot1(w, a);
 
@@ -259,7 +264,7 @@ internal unsafe struct Q8_0Dot512Prompt<TMac> : IQuantizedDot where TMac : IMac
 
     public static bool TryDotRows4(byte* w, int rows, in ActivationRow a, float* y, int stride) => Block32Dot512<Q8_0Format>.TryDotRows4(w, rows, a, y, stride);
 
-    public static bool TryDotRows(byte* w, int rows, in ActivationRow a, float* y) => Block32Dot256<Q8_0Format, TMac>.TryDotRows(w, rows, a, y);
+    public static bool TryDotRows(byte* w, int rows, in ActivationRow a, float* y) => Block32Dot512<Q8_0Format>.TryDotRows(w, rows, a, y);
 }
 
 /// <summary>

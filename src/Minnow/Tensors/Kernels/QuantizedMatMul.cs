@@ -119,8 +119,8 @@ public static unsafe class QuantizedMatMul
     private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) => w.DType switch
     {
         DType.Q8_0 when Gathers512(path) => QuantizedSimd.IsSupported(QuantizedPath.AvxVnni)
-            ? new Job<Q8_0Dot512Prompt<VnniMac>>(w, a, y).Run
-            : new Job<Q8_0Dot512Prompt<Avx2Mac>>(w, a, y).Run,
+            ? new Job<Q8_0Dot512<VnniMac>>(w, a, y).Run
+            : new Job<Q8_0Dot512<Avx2Mac>>(w, a, y).Run,
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
         DType.Q4_0 when Gathers512(path) => new Job<Block32Dot512<Q4_0Format>>(w, a, y).Run,
         DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
@@ -135,7 +135,7 @@ public static unsafe class QuantizedMatMul
         _ => RowsK<Q6_KFormat>(path, w, a, y),
     };
 
-    /// <summary>True when Q8_0, Q4_0 and Q5_0 run <see cref="Block32Dot512{TF}"/> (Q8_0 for prompts only).</summary>
+    /// <summary>True when Q8_0, Q4_0 and Q5_0 run <see cref="Block32Dot512{TF}"/> (Q8_0 in prompts and row streams).</summary>
     private static bool Gathers512(QuantizedPath path) => path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported;
 
     private static RangeAction Rows32<TF>(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) where TF : IBlock32 => path switch
