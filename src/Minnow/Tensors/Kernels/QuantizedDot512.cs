@@ -56,7 +56,9 @@ internal readonly struct Loop512
 /// The 32-element formats on 512-bit vectors (<see cref="IGatherEight"/>): per eight blocks, four vpmaddubsw and two
 /// vpmaddwd (four for signed quants) against the grouped activations, a shuffle-and-add reduction to one sum per block, the zero point taken
 /// off in integers (as the 256-bit kernel does, so the two paths agree to the float rounding), then one multiply-add by
-/// d_w·d_x. A row's last (blocks mod 8) blocks go through the 256-bit kernel's tail.
+/// d_w·d_x. Tiles of rows go as one stream of groups (<see cref="TryDotRows"/>, <see cref="TryDotRows4"/>); in rows taken
+/// one by one (<see cref="Dot1"/>, <see cref="Dot4"/>), a row's last (blocks mod 8) blocks go through the 256-bit
+/// kernel's tail.
 /// </summary>
 internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
 {
