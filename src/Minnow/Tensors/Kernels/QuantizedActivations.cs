@@ -22,13 +22,11 @@ internal sealed unsafe class QuantizedActivations
     public int BlockSize { get; private set; }
     public int Length { get; private set; }
     public int Tokens { get; private set; }
-    public bool Grouped { get; private set; }
-
     /// <summary>
-    /// Whether the tokens carry an <see cref="ActivationPeriod"/> (the grouped layout, where kernels take a tile of
-    /// rows as one stream of groups of eight blocks).
+    /// The <see cref="Grouped"/> layout; its tokens also carry an <see cref="ActivationPeriod"/>, so kernels can take a
+    /// tile of rows as one stream of groups of eight blocks.
     /// </summary>
-    public bool Periodic => Grouped;
+    public bool Grouped { get; private set; }
 
     private byte[] _values = [];
     private float[] _scales = [];
@@ -66,7 +64,7 @@ internal sealed unsafe class QuantizedActivations
     /// <summary>Token 0's pointers, set by <see cref="Prepare"/>: <see cref="Row"/> is then arithmetic only (a matmul asks per tile).</summary>
     private ActivationRow _first;
 
-    // The periodic copies (see Periodic), one after the other, when a row is not whole groups of eight blocks.
+    // The periodic copies (see Period), one after the other, when a row is not whole groups of eight blocks.
     private byte[] _periodValues = [];
     private float[] _periodScales = [];
     private float[] _periodBlockSums = [];
@@ -82,7 +80,7 @@ internal sealed unsafe class QuantizedActivations
     /// </summary>
     private ActivationPeriod Period(int t)
     {
-        if (!Periodic)
+        if (!Grouped)
             return default;
         int blocks = Length / BlockSize;
         if (blocks % 8 == 0)
@@ -133,7 +131,7 @@ internal sealed unsafe class QuantizedActivations
             _qSums = GC.AllocateUninitializedArray<int>((int)(values / 32), pinned: true);
             _sums16 = GC.AllocateUninitializedArray<short>((int)(values / 16), pinned: true);
         }
-        if (Periodic && length / blockSize % 8 != 0)
+        if (Grouped && length / blockSize % 8 != 0)
         {
             long periodBlocks = (long)tokens * PeriodBlocks;
             if (_periodScales.Length < periodBlocks)
@@ -176,7 +174,7 @@ internal sealed unsafe class QuantizedActivations
                     QSums(t)[b] = sums[2 * b] + sums[2 * b + 1];
                     BlockSums(t)[b] = scales[b] * QSums(t)[b];
                 }
-            if (Periodic && blocks % 8 != 0)
+            if (Grouped && blocks % 8 != 0)
                 WritePeriod(t);
         }
     }
@@ -203,7 +201,7 @@ internal sealed unsafe class QuantizedActivations
 
 /// <summary>
 /// One token's activations repeated over consecutive weight rows, so that a kernel can run a tile of rows as one stream
-/// of groups of eight blocks whatever the row length (see <see cref="QuantizedActivations.Periodic"/>): the values of
+/// of groups of eight blocks whatever the row length (see <see cref="QuantizedActivations.Grouped"/>): the values of
 /// <see cref="Groups"/> groups in <see cref="QuantizedActivations.Grouped"/> order, and per block d, d·Σq and Σq. Group
 /// g of a stream of whole rows takes group g mod <see cref="Groups"/> of these. <see cref="Groups"/> is 0 when none.
 /// </summary>

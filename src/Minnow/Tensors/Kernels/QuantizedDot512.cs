@@ -28,7 +28,8 @@ internal unsafe interface IGatherEight : IBlock32
 /// <summary>
 /// The vector constants of a 512-bit kernel's loop, built before the loop: the JIT keeps such locals in registers,
 /// while a vector constant written inside a loop is loaded from memory again at every use (the Q4_0 loop loaded nine
-/// per step). Resident, 576 columns, same process alternating: Q4_0 +5–8 % (medians of 27 rounds, two runs).
+/// per step). Resident, 576 columns, alternating builds: Q4_0 best 32.6–34.2 -> 34.4–36.2 G weights/s, Q5_0 25.0–25.2 ->
+/// 28.9–29.4.
 /// <see cref="I0"/>–<see cref="I7"/> are the format's (<see cref="IGatherEight.Constants"/>), the rest the kernel's.
 /// </summary>
 internal readonly struct Loop512
