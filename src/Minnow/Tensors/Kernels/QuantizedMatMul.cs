@@ -14,7 +14,7 @@ namespace Minnow.Tensors.Kernels;
 /// </summary>
 public static unsafe class QuantizedMatMul
 {
-    private const int RowTile = 16;
+    internal const int RowTile = 16;
 
     [ThreadStatic] private static QuantizedActivations? _activations;
 
@@ -39,7 +39,7 @@ public static unsafe class QuantizedMatMul
         {
             var path = QuantizedSimd.Active;
             var activations = Quantize(path, px, tokens, w, pool);
-            pool.For(Tiles(w), Rows(path, w, activations, py));
+            pool.For(Tiles(w), Rows(path, w, activations, py, pool));
         }
     }
 
@@ -72,9 +72,9 @@ public static unsafe class QuantizedMatMul
         {
             var path = QuantizedSimd.Active;
             var activations = Quantize(path, px, tokens, w0, pool);
-            var rows0 = Rows(path, w0, activations, p0);
-            var rows1 = Rows(path, w1, activations, p1);
-            var rows2 = w2 is null ? null : Rows(path, w2, activations, p2);
+            var rows0 = Rows(path, w0, activations, p0, pool);
+            var rows1 = Rows(path, w1, activations, p1, pool);
+            var rows2 = w2 is null ? null : Rows(path, w2, activations, p2, pool);
             int tiles0 = Tiles(w0), tiles1 = Tiles(w1), tiles2 = w2 is null ? 0 : Tiles(w2);
             pool.For(tiles0 + tiles1 + tiles2, (start, end) =>
             {
@@ -116,13 +116,14 @@ public static unsafe class QuantizedMatMul
         return activations;
     }
 
-    private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) => w.DType switch
+    private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y, WorkerPool pool) => w.DType switch
     {
         DType.Q8_0 when Gathers512(path) => QuantizedSimd.IsSupported(QuantizedPath.AvxVnni)
             ? new Job<Q8_0Dot512<VnniMac>>(w, a, y).Run
             : new Job<Q8_0Dot512<Avx2Mac>>(w, a, y).Run,
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
-        DType.Q4_0 when Gathers512(path) => new Job<Block32Dot512<Q4_0Format>>(w, a, y).Run,
+        DType.Q4_0 when path == QuantizedPath.Avx512 => new InterleavedJob(w, a, y, pool,
+            Gathers512(path) ? new Job<Block32Dot512<Q4_0Format>>(w, a, y).Run : Rows32<Q4_0Format>(path, w, a, y)).Run,
         DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
         DType.Q4_1 => Rows32<Q4_1Format>(path, w, a, y),
         DType.Q5_0 when Gathers512(path) => new Job<Block32Dot512<Q5_0Format>>(w, a, y).Run,
@@ -205,6 +206,35 @@ public static unsafe class QuantizedMatMul
                 }
             }
         }
+    }
+}
+
+/// <summary>
+/// A Q4_0 matrix on AVX-512: its whole tiles from the <see cref="InterleavedQ4_0"/> copy, sixteen rows at once; the
+/// last rows that do not fill a tile through <paramref name="rest"/> (the rows' own kernel).
+/// </summary>
+internal sealed unsafe class InterleavedJob(Tensor w, QuantizedActivations a, float* y, WorkerPool pool, RangeAction rest)
+{
+    private readonly InterleavedQ4_0 _copy = InterleavedQ4_0.For(w, pool);
+    private readonly int _outDim = w.Rows;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run(int tileStart, int tileEnd)
+    {
+        int tokens = a.Tokens, outDim = _outDim, whole = Math.Min(tileEnd, _copy.Tiles);
+        float* output = y;
+        for (int tile = tileStart; tile < whole; tile++)
+        {
+            byte* packed = _copy.Tile(tile);
+            float* yt = output + tile * InterleavedQ4_0.Rows;
+            int t = 0;
+            for (; t + 4 <= tokens; t += 4)
+                InterleavedQ4_0Dot.Tile4(packed, a.Row(t), yt + (long)t * outDim, outDim);
+            for (; t < tokens; t++)
+                InterleavedQ4_0Dot.Tile(packed, a.Row(t), yt + (long)t * outDim);
+        }
+        if (tileEnd > _copy.Tiles)
+            rest(Math.Max(tileStart, _copy.Tiles), tileEnd);
     }
 }
 
