@@ -122,8 +122,10 @@ public static unsafe class QuantizedMatMul
             ? new Job<Q8_0Dot512<VnniMac>>(w, a, y).Run
             : new Job<Q8_0Dot512<Avx2Mac>>(w, a, y).Run,
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
-        DType.Q4_0 when path == QuantizedPath.Avx512 => new InterleavedJob(w, a, y, pool,
+        DType.Q4_0 when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ4_0Dot>(w, a, y, pool,
             Gathers512(path) ? new Job<Block32Dot512<Q4_0Format>>(w, a, y).Run : Rows32<Q4_0Format>(path, w, a, y)).Run,
+        DType.Q4_0 when path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni => new InterleavedJob<InterleavedQ4_0Dot256>(w, a, y, pool,
+            Rows32<Q4_0Format>(path, w, a, y)).Run,
         DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
         DType.Q4_1 => Rows32<Q4_1Format>(path, w, a, y),
         DType.Q5_0 when Gathers512(path) => new Job<Block32Dot512<Q5_0Format>>(w, a, y).Run,
@@ -213,7 +215,8 @@ public static unsafe class QuantizedMatMul
 /// A Q4_0 matrix on AVX-512: its whole tiles from the <see cref="InterleavedQ4_0"/> copy, sixteen rows at once; the
 /// last rows that do not fill a tile through <paramref name="rest"/> (the rows' own kernel).
 /// </summary>
-internal sealed unsafe class InterleavedJob(Tensor w, QuantizedActivations a, float* y, WorkerPool pool, RangeAction rest)
+internal sealed unsafe class InterleavedJob<TDot>(Tensor w, QuantizedActivations a, float* y, WorkerPool pool, RangeAction rest)
+    where TDot : IInterleavedDot
 {
     private readonly InterleavedQ4_0 _copy = InterleavedQ4_0.For(w, pool);
     private readonly int _outDim = w.Rows;
@@ -229,9 +232,9 @@ internal sealed unsafe class InterleavedJob(Tensor w, QuantizedActivations a, fl
             float* yt = output + tile * InterleavedQ4_0.Rows;
             int t = 0;
             for (; t + 4 <= tokens; t += 4)
-                InterleavedQ4_0Dot.Tile4(packed, a.Row(t), yt + (long)t * outDim, outDim);
+                TDot.Tile4(packed, a.Row(t), yt + (long)t * outDim, outDim);
             for (; t < tokens; t++)
-                InterleavedQ4_0Dot.Tile(packed, a.Row(t), yt + (long)t * outDim);
+                TDot.Tile(packed, a.Row(t), yt + (long)t * outDim);
         }
         if (tileEnd > _copy.Tiles)
             rest(Math.Max(tileStart, _copy.Tiles), tileEnd);
