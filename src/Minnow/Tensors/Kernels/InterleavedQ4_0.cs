@@ -6,92 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Minnow.Tensors.Kernels;
 
 /// <summary>
-/// A Q4_0 matrix's whole tiles of <see cref="Rows"/> rows, repacked so that a 512-bit lane holds one row: per block,
-/// four 64-byte vectors whose 32-bit lane r holds bytes 4v … 4v+3 of row r's nibbles (its values 4v … 4v+3 in the low
-/// nibbles, 16+4v … in the high ones), and the sixteen rows' half-float scales side by side. A kernel then multiplies
-/// sixteen rows at once against four activation bytes broadcast to every lane, and each lane's sum is its row's: no
-/// permutes to gather blocks and no reduction across lanes, which were half the work of <see cref="Block32Dot512{TF}"/>
-/// (llama.cpp repacks Q4_0 for its x86 kernels for the same reason).
-/// <para>
-/// Same bytes as the rows (18 per block), same offset per tile. A tile is pairs of blocks — the two blocks' quants
-/// (512 bytes, so every vector load is 64-byte aligned), then their scales (64 bytes) — and, when a row has an odd
-/// number of blocks, the last block's quants and scales (288 bytes). The copy lives as long as the tensor (the map's
-/// pages it was read from stay clean and reclaimable); a matrix's last rows that do not fill a tile are not copied and
-/// run on the rows' own kernel. Weights are immutable once multiplied: the copy is made on first use and kept.
-/// </para>
-/// </summary>
-internal sealed unsafe class InterleavedQ4_0
-{
-    public const int Rows = QuantizedMatMul.RowTile;
-
-    private static readonly ConditionalWeakTable<Tensor, InterleavedQ4_0> Copies = new();
-
-    private readonly byte[] _buffer;
-    private readonly byte* _start;
-
-    /// <summary>Whole tiles; the matrix's last Rows mod 16 rows are not in the copy.</summary>
-    public int Tiles { get; }
-
-    public int Blocks { get; }
-
-    private InterleavedQ4_0(Tensor w, WorkerPool pool)
-    {
-        Blocks = w.Columns / 32;
-        Tiles = w.Rows / Rows;
-        long bytes = (long)Tiles * Rows * Blocks * 18;
-        _buffer = GC.AllocateUninitializedArray<byte>(checked((int)bytes + 64), pinned: true);
-        _start = (byte*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer)) + 63) & ~(nint)63);
-        byte* rows = (byte*)w.Data;
-        pool.For(Tiles, (start, end) =>
-        {
-            for (int t = start; t < end; t++)
-                Pack(rows + (long)t * Rows * Blocks * 18, Blocks, Tile(t));
-        });
-    }
-
-    /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0), made on first use by <paramref name="pool"/>'s threads.</summary>
-    public static InterleavedQ4_0 For(Tensor w, WorkerPool pool) => Copies.GetValue(w, t => new InterleavedQ4_0(t, pool));
-
-    public byte* Tile(int t) => _start + (long)t * Rows * Blocks * 18;
-
-    /// <summary>Where block <paramref name="b"/>'s quants start in a tile.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int QuantsAt(int b) => 576 * (b >> 1) + 256 * (b & 1);
-
-    /// <summary>Where block <paramref name="b"/>'s sixteen scales start in a tile of <paramref name="blocks"/> blocks.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int ScalesAt(int b, int blocks) => (b & 1) == 0 && b == blocks - 1 ? 576 * (b >> 1) + 256 : 576 * (b >> 1) + 512 + 32 * (b & 1);
-
-    /// <summary>Repacks 16 consecutive rows of <paramref name="blocks"/> Q4_0 blocks at <paramref name="rows"/> into one tile.</summary>
-    public static void Pack(byte* rows, int blocks, byte* tile)
-    {
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* quants = tile + QuantsAt(b);
-            ushort* scales = (ushort*)(tile + ScalesAt(b, blocks));
-            for (int r = 0; r < Rows; r++)
-            {
-                byte* block = rows + ((long)r * blocks + b) * 18;
-                scales[r] = *(ushort*)block;
-                for (int v = 0; v < 4; v++)
-                    *(uint*)(quants + 64 * v + 4 * r) = *(uint*)(block + 2 + 4 * v);
-            }
-        }
-    }
-}
-
-/// <summary>A kernel on <see cref="InterleavedQ4_0"/> tiles.</summary>
-internal unsafe interface IInterleavedDot
-{
-    /// <summary>y[r] = row r · a for a tile's sixteen rows (decode).</summary>
-    static abstract void Tile(byte* tile, in ActivationRow a, float* y);
-
-    /// <summary>y[k·stride + r] = row r · token k for four tokens (the prompt path).</summary>
-    static abstract void Tile4(byte* tile, in ActivationRow a, float* y, int stride);
-}
-
-/// <summary>
-/// The kernels on <see cref="InterleavedQ4_0"/> tiles (AVX-512BW): per block and sixteen rows, eight vpmaddubsw of the
+/// The kernels on <see cref="Interleaved"/> Q4_0 tiles (AVX-512BW): per block and sixteen rows, eight vpmaddubsw of the
 /// unpacked nibbles against four activation bytes broadcast, summed in 16 bits (at most 8 · 2 · 15 · 127 = 30,480, so
 /// no saturation), one vpmaddwd, the zero point taken off in integers (−8·Σq), then one multiply by the rows' scales
 /// and one multiply-add by the token's. Activations are in the <see cref="QuantizedActivations.Grouped"/> layout.
@@ -146,7 +61,7 @@ internal unsafe struct InterleavedQ4_0Dot : IInterleavedDot
     }
 
     /// <summary>y[r] = row r · a for the tile's sixteen rows (decode).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Tile(byte* tile, in ActivationRow a, float* y)
     {
         int blocks = a.Blocks, grouped = blocks & ~7;
@@ -158,7 +73,7 @@ internal unsafe struct InterleavedQ4_0Dot : IInterleavedDot
         Vector512<float> acc = default;
         for (int b = 0; b < blocks; b++)
         {
-            byte* q = tile + InterleavedQ4_0.QuantsAt(b);
+            byte* q = tile + Interleaved.QuantsAt(b, 16);
             StreamPrefetch.Lines(q + PrefetchAhead, 256);
             Unpack(q, mask, out var l0, out var h0);
             Unpack(q + 64, mask, out var l1, out var h1);
@@ -166,14 +81,14 @@ internal unsafe struct InterleavedQ4_0Dot : IInterleavedDot
             Unpack(q + 192, mask, out var l3, out var h3);
             var sums = Block(l0, l1, l2, l3, h0, h1, h2, h3, x + LowAt(b, grouped), x + HighAt(b, grouped), ones)
                 - Vector512.Create(qsums[b] << 3);
-            acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(sums) * Scales(tile + InterleavedQ4_0.ScalesAt(b, blocks)),
+            acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(sums) * Scales(tile + Interleaved.ScalesAt(b, blocks, 16)),
                 Vector512.Create(d[b]), acc);
         }
         acc.Store(y);
     }
 
     /// <summary>y[k·stride + r] = row r · token k for four tokens (the prompt path): each block is unpacked once for all four.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Tile4(byte* tile, in ActivationRow a, float* y, int stride)
     {
         int blocks = a.Blocks, grouped = blocks & ~7;
@@ -186,12 +101,12 @@ internal unsafe struct InterleavedQ4_0Dot : IInterleavedDot
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int b = 0; b < blocks; b++)
         {
-            byte* q = tile + InterleavedQ4_0.QuantsAt(b);
+            byte* q = tile + Interleaved.QuantsAt(b, 16);
             Unpack(q, mask, out var l0, out var h0);
             Unpack(q + 64, mask, out var l1, out var h1);
             Unpack(q + 128, mask, out var l2, out var h2);
             Unpack(q + 192, mask, out var l3, out var h3);
-            var scales = Scales(tile + InterleavedQ4_0.ScalesAt(b, blocks));
+            var scales = Scales(tile + Interleaved.ScalesAt(b, blocks, 16));
             int low = LowAt(b, grouped), high = HighAt(b, grouped);
             var s0 = Block(l0, l1, l2, l3, h0, h1, h2, h3, x0 + low, x0 + high, ones) - Vector512.Create(a.QSums[b] << 3);
             var s1 = Block(l0, l1, l2, l3, h0, h1, h2, h3, x1 + low, x1 + high, ones) - Vector512.Create(a1.QSums[b] << 3);
@@ -225,7 +140,7 @@ internal unsafe struct InterleavedQ4_0Dot256 : IInterleavedDot
         HalfTable.FiniteFromHighHalves(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)at), 16));
 
     /// <summary>y[r] = row r · a for the tile's sixteen rows (decode): both halves in one pass over the blocks.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Tile(byte* tile, in ActivationRow a, float* y)
     {
         int blocks = a.Blocks, grouped = blocks & ~7;
@@ -237,7 +152,7 @@ internal unsafe struct InterleavedQ4_0Dot256 : IInterleavedDot
         Vector256<float> acc0 = default, acc1 = default;
         for (int b = 0; b < blocks; b++)
         {
-            byte* q = tile + InterleavedQ4_0.QuantsAt(b);
+            byte* q = tile + Interleaved.QuantsAt(b, 16);
             StreamPrefetch.Lines(q + PrefetchAhead, 256);
             sbyte* low = x + InterleavedQ4_0Dot.LowAt(b, grouped), high = x + InterleavedQ4_0Dot.HighAt(b, grouped);
             Vector256<short> s0 = default, s1 = default;
@@ -252,7 +167,7 @@ internal unsafe struct InterleavedQ4_0Dot256 : IInterleavedDot
             }
             var zero = Vector256.Create(qsums[b] << 3);
             var dx = Vector256.Create(d[b]);
-            byte* scales = tile + InterleavedQ4_0.ScalesAt(b, blocks);
+            byte* scales = tile + Interleaved.ScalesAt(b, blocks, 16);
             acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(s0, ones) - zero) * Scales(scales), dx, acc0);
             acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(s1, ones) - zero) * Scales(scales + 16), dx, acc1);
         }
@@ -261,7 +176,7 @@ internal unsafe struct InterleavedQ4_0Dot256 : IInterleavedDot
     }
 
     /// <summary>Four tokens (the prompt path), as <see cref="InterleavedQ4_0Dot.Tile4"/>: each half block unpacked once for all four.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Tile4(byte* tile, in ActivationRow a, float* y, int stride)
     {
         int blocks = a.Blocks, grouped = blocks & ~7;
@@ -274,7 +189,7 @@ internal unsafe struct InterleavedQ4_0Dot256 : IInterleavedDot
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             for (int b = 0; b < blocks; b++)
             {
-                byte* q = tile + InterleavedQ4_0.QuantsAt(b) + 32 * half;
+                byte* q = tile + Interleaved.QuantsAt(b, 16) + 32 * half;
                 var mask = Vector256.Create((byte)0x0F);
                 var v0 = Vector256.Load(q);
                 var v1 = Vector256.Load(q + 64);
@@ -284,7 +199,7 @@ internal unsafe struct InterleavedQ4_0Dot256 : IInterleavedDot
                 var (l1, h1) = (v1 & mask, Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask);
                 var (l2, h2) = (v2 & mask, Vector256.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask);
                 var (l3, h3) = (v3 & mask, Vector256.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask);
-                var scales = Scales(tile + InterleavedQ4_0.ScalesAt(b, blocks) + 16 * half);
+                var scales = Scales(tile + Interleaved.ScalesAt(b, blocks, 16) + 16 * half);
                 int low = InterleavedQ4_0Dot.LowAt(b, grouped), high = InterleavedQ4_0Dot.HighAt(b, grouped);
                 acc0 = Token(l0, l1, l2, l3, h0, h1, h2, h3, a.Values + low, a.Values + high, a.QSums[b], a.Scales[b], scales, ones, acc0);
                 acc1 = Token(l0, l1, l2, l3, h0, h1, h2, h3, a1.Values + low, a1.Values + high, a1.QSums[b], a1.Scales[b], scales, ones, acc1);

@@ -118,9 +118,7 @@ public static unsafe class QuantizedMatMul
 
     private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y, WorkerPool pool) => w.DType switch
     {
-        DType.Q8_0 when Gathers512(path) => QuantizedSimd.IsSupported(QuantizedPath.AvxVnni)
-            ? new Job<Q8_0Dot512<VnniMac>>(w, a, y).Run
-            : new Job<Q8_0Dot512<Avx2Mac>>(w, a, y).Run,
+        DType.Q8_0 when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ8_0Dot>(w, a, y, pool, Q8_0Rows(path, w, a, y)).Run,
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
         DType.Q4_0 when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ4_0Dot>(w, a, y, pool,
             Gathers512(path) ? new Job<Block32Dot512<Q4_0Format>>(w, a, y).Run : Rows32<Q4_0Format>(path, w, a, y)).Run,
@@ -137,6 +135,10 @@ public static unsafe class QuantizedMatMul
         DType.Q5_K => RowsK<Q5_KFormat>(path, w, a, y),
         _ => RowsK<Q6_KFormat>(path, w, a, y),
     };
+
+    private static RangeAction Q8_0Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y) => Gathers512(path)
+        ? QuantizedSimd.IsSupported(QuantizedPath.AvxVnni) ? new Job<Q8_0Dot512<VnniMac>>(w, a, y).Run : new Job<Q8_0Dot512<Avx2Mac>>(w, a, y).Run
+        : Rows32<Q8_0Format>(path, w, a, y);
 
     /// <summary>True when Q8_0, Q4_0 and Q5_0 run <see cref="Block32Dot512{TF}"/> (Q8_0 in prompts and row streams).</summary>
     private static bool Gathers512(QuantizedPath path) => path == QuantizedPath.Avx512 && Avx512Vbmi.IsSupported;
@@ -171,7 +173,7 @@ public static unsafe class QuantizedMatMul
         private readonly long _rowBytes = w.DType.ByteCount(w.Columns);
         private readonly int _outDim = w.Rows;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
         public void Run(int tileStart, int tileEnd)
         {
             // Locals, so the loops below keep them in registers instead of reloading the fields every pass.
@@ -212,16 +214,22 @@ public static unsafe class QuantizedMatMul
 }
 
 /// <summary>
-/// A Q4_0 matrix on AVX-512: its whole tiles from the <see cref="InterleavedQ4_0"/> copy, sixteen rows at once; the
+/// A Q4_0 or Q8_0 matrix on AVX-512 or AVX2: its whole tiles from the <see cref="Interleaved"/> copy, sixteen rows at once; the
 /// last rows that do not fill a tile through <paramref name="rest"/> (the rows' own kernel).
 /// </summary>
 internal sealed unsafe class InterleavedJob<TDot>(Tensor w, QuantizedActivations a, float* y, WorkerPool pool, RangeAction rest)
     where TDot : IInterleavedDot
 {
-    private readonly InterleavedQ4_0 _copy = InterleavedQ4_0.For(w, pool);
+    private readonly Interleaved _copy = Interleaved.For(w, pool);
     private readonly int _outDim = w.Rows;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>
+    /// Never inlined, nor are the kernels: the fused q/k/v and gate/up section calls jobs through delegates, which
+    /// tier-1 code with profile data devirtualized and inlined — kernel and all — into the section's lambda, where the
+    /// inlining budget ran out and the kernel's per-vector helpers became calls (Q8_0 decode 85 instead of 139 tok/s
+    /// in some processes and not others, as the profile happened to fall).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public void Run(int tileStart, int tileEnd)
     {
         int tokens = a.Tokens, outDim = _outDim, whole = Math.Min(tileEnd, _copy.Tiles);
@@ -229,7 +237,7 @@ internal sealed unsafe class InterleavedJob<TDot>(Tensor w, QuantizedActivations
         for (int tile = tileStart; tile < whole; tile++)
         {
             byte* packed = _copy.Tile(tile);
-            float* yt = output + tile * InterleavedQ4_0.Rows;
+            float* yt = output + tile * Interleaved.Rows;
             int t = 0;
             for (; t + 4 <= tokens; t += 4)
                 TDot.Tile4(packed, a.Row(t), yt + (long)t * outDim, outDim);

@@ -1,0 +1,92 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Minnow.Tensors.Kernels;
+
+/// <summary>
+/// A Q4_0 or Q8_0 matrix's whole tiles of <see cref="Rows"/> rows, repacked so that a 512-bit lane holds one row: per
+/// block, vectors whose 32-bit lane r holds four consecutive quant bytes of row r (vector v: bytes 4v … 4v+3 of its
+/// quants; 4 vectors for Q4_0, whose low nibbles are values 4v … 4v+3 and high ones 16+4v …; 8 for Q8_0), then the
+/// sixteen rows' half-float scales side by side. A kernel multiplies sixteen rows at once against four activation bytes
+/// broadcast to every lane, and each lane's sum is its row's: no permutes to gather blocks and no reduction across
+/// lanes, which were half the work of <see cref="Block32Dot512{TF}"/> (llama.cpp repacks Q4_0 for its x86 kernels for
+/// the same reason).
+/// <para>
+/// Same bytes as the rows, same offset per tile. A tile is pairs of blocks — the two blocks' quants (so every vector
+/// load is 64-byte aligned), then their scales (64 bytes) — and, when a row has an odd number of blocks, the last
+/// block's quants and scales. The copy lives as long as the tensor (the map's pages it was read from stay clean and
+/// reclaimable); a matrix's last rows that do not fill a tile are not copied and run on the rows' own kernel. Weights
+/// are immutable once multiplied: the copy is made on first use and kept.
+/// </para>
+/// </summary>
+internal sealed unsafe class Interleaved
+{
+    public const int Rows = QuantizedMatMul.RowTile;
+
+    private static readonly ConditionalWeakTable<Tensor, Interleaved> Copies = new();
+
+    private readonly byte[] _buffer;
+    private readonly byte* _start;
+    private readonly long _tileBytes;
+
+    /// <summary>Whole tiles; the matrix's last Rows mod 16 rows are not in the copy.</summary>
+    public int Tiles { get; }
+
+    private Interleaved(Tensor w, WorkerPool pool)
+    {
+        int blocks = w.Columns / 32, quants = w.DType == DType.Q8_0 ? 32 : 16;
+        Tiles = w.Rows / Rows;
+        _tileBytes = (long)Rows * blocks * (2 + quants);
+        _buffer = GC.AllocateUninitializedArray<byte>(checked((int)(Tiles * _tileBytes) + 64), pinned: true);
+        _start = (byte*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer)) + 63) & ~(nint)63);
+        byte* rows = (byte*)w.Data;
+        pool.For(Tiles, (start, end) =>
+        {
+            for (int t = start; t < end; t++)
+                Pack(rows + t * _tileBytes, blocks, quants, Tile(t));
+        });
+    }
+
+    /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0 or Q8_0), made on first use by <paramref name="pool"/>'s threads.</summary>
+    public static Interleaved For(Tensor w, WorkerPool pool) => Copies.GetValue(w, t => new Interleaved(t, pool));
+
+    public byte* Tile(int t) => _start + t * _tileBytes;
+
+    /// <summary>Where block <paramref name="b"/>'s quants start in a tile of a format with <paramref name="quants"/> quant bytes per block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int QuantsAt(int b, int quants) => (32 * quants + 64) * (b >> 1) + 16 * quants * (b & 1);
+
+    /// <summary>Where block <paramref name="b"/>'s sixteen scales start in a tile of <paramref name="blocks"/> blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ScalesAt(int b, int blocks, int quants) =>
+        (32 * quants + 64) * (b >> 1) + ((b & 1) == 0 && b == blocks - 1 ? 16 * quants : 32 * quants + 32 * (b & 1));
+
+    /// <summary>Repacks 16 consecutive rows of <paramref name="blocks"/> blocks (a half-float scale, then <paramref name="quants"/> bytes) into one tile.</summary>
+    public static void Pack(byte* rows, int blocks, int quants, byte* tile)
+    {
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* to = tile + QuantsAt(b, quants);
+            ushort* scales = (ushort*)(tile + ScalesAt(b, blocks, quants));
+            for (int r = 0; r < Rows; r++)
+            {
+                byte* block = rows + ((long)r * blocks + b) * (2 + quants);
+                scales[r] = *(ushort*)block;
+                for (int v = 0; v < quants / 4; v++)
+                    *(uint*)(to + 64 * v + 4 * r) = *(uint*)(block + 2 + 4 * v);
+            }
+        }
+    }
+}
+
+/// <summary>A kernel on <see cref="Interleaved"/> tiles.</summary>
+internal unsafe interface IInterleavedDot
+{
+    /// <summary>y[r] = row r · a for a tile's sixteen rows (decode).</summary>
+    static abstract void Tile(byte* tile, in ActivationRow a, float* y);
+
+    /// <summary>y[k·stride + r] = row r · token k for four tokens (the prompt path).</summary>
+    static abstract void Tile4(byte* tile, in ActivationRow a, float* y, int stride);
+}
