@@ -6,9 +6,10 @@ using System.Runtime.Intrinsics.X86;
 namespace Minnow.Tensors.Kernels;
 
 /// <summary>
-/// A Q4_0 or Q8_0 matrix's whole tiles of <see cref="Rows"/> rows, repacked so that a 512-bit lane holds one row: per
+/// A Q4_0, Q5_0 or Q8_0 matrix's whole tiles of <see cref="Rows"/> rows, repacked so that a 512-bit lane holds one row: per
 /// block, vectors whose 32-bit lane r holds four consecutive quant bytes of row r (vector v: bytes 4v … 4v+3 of its
-/// quants; 4 vectors for Q4_0, whose low nibbles are values 4v … 4v+3 and high ones 16+4v …; 8 for Q8_0), then the
+/// quants; 4 vectors for Q4_0, whose low nibbles are values 4v … 4v+3 and high ones 16+4v …; 5 for Q5_0, its fifth
+/// bits first; 8 for Q8_0), then the
 /// sixteen rows' half-float scales side by side. A kernel multiplies sixteen rows at once against four activation bytes
 /// broadcast to every lane, and each lane's sum is its row's: no permutes to gather blocks and no reduction across
 /// lanes, which were half the work of <see cref="Block32Dot512{TF}"/> (llama.cpp repacks Q4_0 for its x86 kernels for
@@ -36,7 +37,7 @@ internal sealed unsafe class Interleaved
 
     private Interleaved(Tensor w, WorkerPool pool)
     {
-        int blocks = w.Columns / 32, quants = w.DType == DType.Q8_0 ? 32 : 16;
+        int blocks = w.Columns / 32, quants = (int)w.DType.ByteCount(32) - 2;
         Tiles = w.Rows / Rows;
         _tileBytes = (long)Rows * blocks * (2 + quants);
         _buffer = GC.AllocateUninitializedArray<byte>(checked((int)(Tiles * _tileBytes) + 64), pinned: true);
@@ -45,11 +46,11 @@ internal sealed unsafe class Interleaved
         pool.For(Tiles, (start, end) =>
         {
             for (int t = start; t < end; t++)
-                Pack(rows + t * _tileBytes, blocks, quants, Tile(t));
+                Pack(rows + t * _tileBytes, blocks, quants, Tile(t), fifth: w.DType == DType.Q5_0);
         });
     }
 
-    /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0 or Q8_0), made on first use by <paramref name="pool"/>'s threads.</summary>
+    /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0, Q5_0 or Q8_0), made on first use by <paramref name="pool"/>'s threads.</summary>
     public static Interleaved For(Tensor w, WorkerPool pool) => Copies.GetValue(w, t => new Interleaved(t, pool));
 
     public byte* Tile(int t) => _start + t * _tileBytes;
@@ -63,8 +64,12 @@ internal sealed unsafe class Interleaved
     public static int ScalesAt(int b, int blocks, int quants) =>
         (32 * quants + 64) * (b >> 1) + ((b & 1) == 0 && b == blocks - 1 ? 16 * quants : 32 * quants + 32 * (b & 1));
 
-    /// <summary>Repacks 16 consecutive rows of <paramref name="blocks"/> blocks (a half-float scale, then <paramref name="quants"/> bytes) into one tile.</summary>
-    public static void Pack(byte* rows, int blocks, int quants, byte* tile)
+    /// <summary>
+    /// Repacks 16 consecutive rows of <paramref name="blocks"/> blocks (a half-float scale, then <paramref name="quants"/>
+    /// bytes) into one tile; with <paramref name="fifth"/> (Q5_0) each block's first four bytes are its fifth bits, stored
+    /// rearranged (<see cref="FifthBits"/>).
+    /// </summary>
+    public static void Pack(byte* rows, int blocks, int quants, byte* tile, bool fifth = false)
     {
         for (int b = 0; b < blocks; b++)
         {
@@ -76,8 +81,46 @@ internal sealed unsafe class Interleaved
                 scales[r] = *(ushort*)block;
                 for (int v = 0; v < quants / 4; v++)
                     *(uint*)(to + 64 * v + 4 * r) = *(uint*)(block + 2 + 4 * v);
+                if (fifth)
+                    *(uint*)(to + 4 * r) = FifthBits(*(uint*)(to + 4 * r));
             }
         }
+    }
+
+    /// <summary>
+    /// A Q5_0 block's fifth bits (bit i for value i) rearranged for <see cref="InterleavedQ5_0"/>: bit 8j + k is value
+    /// 4k + j's and bit 8j + 4 + k value 16 + 4k + j's (j, k &lt; 4).
+    /// </summary>
+    public static uint FifthBits(uint qh)
+    {
+        uint bits = 0;
+        for (int j = 0; j < 4; j++)
+            for (int k = 0; k < 4; k++)
+            {
+                bits |= ((qh >> (4 * k + j)) & 1) << (8 * j + k);
+                bits |= ((qh >> (16 + 4 * k + j)) & 1) << (8 * j + 4 + k);
+            }
+        return bits;
+    }
+}
+
+/// <summary>What the kernels on <see cref="Interleaved"/> tiles share.</summary>
+internal static unsafe class InterleavedTile
+{
+    /// <summary>Where block <paramref name="b"/>'s values 0–15 are in a grouped activation row (values 16–31: <see cref="HighAt"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int LowAt(int b, int grouped) => b < grouped ? 32 * (b & ~7) + 128 * ((b >> 2) & 1) + 16 * (b & 3) : 32 * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int HighAt(int b, int grouped) => b < grouped ? LowAt(b, grouped) + 64 : 32 * b + 16;
+
+    /// <summary>The sixteen rows' half-float scales at <paramref name="at"/> as floats (see <see cref="HalfTable.FiniteFromHighHalves"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Scales(byte* at)
+    {
+        var bits = Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)at)), 16);
+        return (Avx512F.ShiftRightArithmetic(bits, 3) & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle()
+            * Vector512.Create((127 + 112) << 23).AsSingle();
     }
 }
 

@@ -37,15 +37,6 @@ internal unsafe struct InterleavedQ8_0Dot : IInterleavedDot
         + (Dot(Vector512.Load((sbyte*)q + 256), high, ones) + Dot(Vector512.Load((sbyte*)q + 320), high + 4, ones))
         + (Dot(Vector512.Load((sbyte*)q + 384), high + 8, ones) + Dot(Vector512.Load((sbyte*)q + 448), high + 12, ones));
 
-    /// <summary>The sixteen rows' half-float scales as floats.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> Scales(byte* at)
-    {
-        var bits = Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)at)), 16);
-        return (Avx512F.ShiftRightArithmetic(bits, 3) & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle()
-            * Vector512.Create((127 + 112) << 23).AsSingle();
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Tile(byte* tile, in ActivationRow a, float* y)
     {
@@ -59,8 +50,8 @@ internal unsafe struct InterleavedQ8_0Dot : IInterleavedDot
             byte* q = tile + Interleaved.QuantsAt(b, 32);
             StreamPrefetch.Lines(q + PrefetchAhead, 256);
             StreamPrefetch.Lines(q + PrefetchAhead + 256, 256);
-            var sums = Block(q, x + InterleavedQ4_0Dot.LowAt(b, grouped), x + InterleavedQ4_0Dot.HighAt(b, grouped), ones);
-            acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(sums) * Scales(tile + Interleaved.ScalesAt(b, blocks, 32)),
+            var sums = Block(q, x + InterleavedTile.LowAt(b, grouped), x + InterleavedTile.HighAt(b, grouped), ones);
+            acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(sums) * InterleavedTile.Scales(tile + Interleaved.ScalesAt(b, blocks, 32)),
                 Vector512.Create(d[b]), acc);
         }
         acc.Store(y);
@@ -78,7 +69,7 @@ internal unsafe struct InterleavedQ8_0Dot : IInterleavedDot
         for (int b = 0; b < blocks; b++)
         {
             byte* q = tile + Interleaved.QuantsAt(b, 32);
-            int low = InterleavedQ4_0Dot.LowAt(b, grouped), high = InterleavedQ4_0Dot.HighAt(b, grouped);
+            int low = InterleavedTile.LowAt(b, grouped), high = InterleavedTile.HighAt(b, grouped);
             Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
             for (int v = 0; v < 8; v++)
             {
@@ -91,7 +82,7 @@ internal unsafe struct InterleavedQ8_0Dot : IInterleavedDot
                 s2 += Signed(magnitude, negative, a2.Values + at, ones);
                 s3 += Signed(magnitude, negative, a3.Values + at, ones);
             }
-            var scales = Scales(tile + Interleaved.ScalesAt(b, blocks, 32));
+            var scales = InterleavedTile.Scales(tile + Interleaved.ScalesAt(b, blocks, 32));
             acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * scales, Vector512.Create(a.Scales[b]), acc0);
             acc1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s1) * scales, Vector512.Create(a1.Scales[b]), acc1);
             acc2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s2) * scales, Vector512.Create(a2.Scales[b]), acc2);

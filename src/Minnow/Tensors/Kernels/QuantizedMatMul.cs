@@ -120,13 +120,16 @@ public static unsafe class QuantizedMatMul
     {
         DType.Q8_0 when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ8_0Dot>(w, a, y, pool, Q8_0Rows(path, w, a, y)).Run,
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
-        DType.Q4_0 when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ4_0Dot>(w, a, y, pool,
+        DType.Q4_0 when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedNibbleDot512<InterleavedQ4_0>>(w, a, y, pool,
             Gathers512(path) ? new Job<Block32Dot512<Q4_0Format>>(w, a, y).Run : Rows32<Q4_0Format>(path, w, a, y)).Run,
-        DType.Q4_0 when path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni => new InterleavedJob<InterleavedQ4_0Dot256>(w, a, y, pool,
+        DType.Q4_0 when path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni => new InterleavedJob<InterleavedNibbleDot256<InterleavedQ4_0>>(w, a, y, pool,
             Rows32<Q4_0Format>(path, w, a, y)).Run,
         DType.Q4_0 => Rows32<Q4_0Format>(path, w, a, y),
         DType.Q4_1 => Rows32<Q4_1Format>(path, w, a, y),
-        DType.Q5_0 when Gathers512(path) => new Job<Block32Dot512<Q5_0Format>>(w, a, y).Run,
+        DType.Q5_0 when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedNibbleDot512<InterleavedQ5_0>>(w, a, y, pool,
+            Gathers512(path) ? new Job<Block32Dot512<Q5_0Format>>(w, a, y).Run : Rows32<Q5_0Format>(path, w, a, y)).Run,
+        DType.Q5_0 when path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni => new InterleavedJob<InterleavedNibbleDot256<InterleavedQ5_0>>(w, a, y, pool,
+            Rows32<Q5_0Format>(path, w, a, y)).Run,
         DType.Q5_0 => Rows32<Q5_0Format>(path, w, a, y),
         DType.Q5_1 => Rows32<Q5_1Format>(path, w, a, y),
         DType.Q2_K => RowsK<Q2_KFormat>(path, w, a, y),
@@ -214,7 +217,7 @@ public static unsafe class QuantizedMatMul
 }
 
 /// <summary>
-/// A Q4_0 or Q8_0 matrix on AVX-512 or AVX2: its whole tiles from the <see cref="Interleaved"/> copy, sixteen rows at once; the
+/// A Q4_0, Q5_0 or Q8_0 matrix on AVX-512 or AVX2 (Q8_0 on AVX-512 only): its whole tiles from the <see cref="Interleaved"/> copy, sixteen rows at once; the
 /// last rows that do not fill a tile through <paramref name="rest"/> (the rows' own kernel).
 /// </summary>
 internal sealed unsafe class InterleavedJob<TDot>(Tensor w, QuantizedActivations a, float* y, WorkerPool pool, RangeAction rest)
