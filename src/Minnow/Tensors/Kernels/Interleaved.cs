@@ -37,20 +37,27 @@ internal sealed unsafe class Interleaved
 
     private Interleaved(Tensor w, WorkerPool pool)
     {
-        int blocks = w.Columns / 32, quants = (int)w.DType.ByteCount(32) - 2;
+        bool superBlocks = w.DType == DType.Q4_K;
+        int blocks = w.Columns / w.DType.BlockSize(), quants = superBlocks ? 0 : (int)w.DType.ByteCount(32) - 2;
+        long rowBytes = w.DType.ByteCount(w.Columns), sourceTile = Rows * rowBytes;
         Tiles = w.Rows / Rows;
-        _tileBytes = (long)Rows * blocks * (2 + quants);
+        _tileBytes = superBlocks ? (long)blocks * InterleavedQ4_K.SuperBlock : sourceTile;
         _buffer = GC.AllocateUninitializedArray<byte>(checked((int)(Tiles * _tileBytes) + 64), pinned: true);
         _start = (byte*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer)) + 63) & ~(nint)63);
         byte* rows = (byte*)w.Data;
         pool.For(Tiles, (start, end) =>
         {
             for (int t = start; t < end; t++)
-                Pack(rows + t * _tileBytes, blocks, quants, Tile(t), fifth: w.DType == DType.Q5_0);
+            {
+                if (superBlocks)
+                    InterleavedQ4_K.Pack(rows + t * sourceTile, blocks, Tile(t));
+                else
+                    Pack(rows + t * sourceTile, blocks, quants, Tile(t), fifth: w.DType == DType.Q5_0);
+            }
         });
     }
 
-    /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0, Q5_0 or Q8_0), made on first use by <paramref name="pool"/>'s threads.</summary>
+    /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0, Q5_0, Q8_0 or Q4_K), made on first use by <paramref name="pool"/>'s threads.</summary>
     public static Interleaved For(Tensor w, WorkerPool pool) => Copies.GetValue(w, t => new Interleaved(t, pool));
 
     public byte* Tile(int t) => _start + t * _tileBytes;
