@@ -9,6 +9,13 @@ namespace Minnow.Tensors.Kernels;
 /// path) or four consecutive tokens (<see cref="Dot4"/>, which decodes each weight block once for all four — the prompt
 /// path). Rows are taken one at a time, so the weights stream from memory in a single sequential pass: measured here,
 /// interleaving several rows (several streams) read memory at well under half the speed.
+/// <para>
+/// The kernels' entry points are never inlined (<c>NoInlining</c> with <c>AggressiveOptimization</c>): tier-1 callers
+/// with profile data (the fused sections' lambdas, <see cref="OneAtATime"/>) inlined them whole, ran out of inlining
+/// budget, and left the kernels' small vector helpers as calls that pass vectors through memory — 8–9 % of 110M Q4_K_M
+/// decoding went to one such Q6_K helper, and interleaved Q8_0 decoding ran at 85 instead of 139 tok/s in some
+/// processes.
+/// </para>
 /// </summary>
 internal unsafe interface IQuantizedDot
 {
@@ -204,7 +211,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         return HalfTable.FiniteFromHighHalves(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(bits).AsInt32(), 16));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
         int blocks = a.Blocks;
@@ -254,7 +261,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
     }
 
     /// <summary>Two rows against one token: the activations are loaded once and the two reductions overlap.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void DotRows2(byte* w0, byte* w1, in ActivationRow a, float* y)
     {
         int blocks = a.Blocks;
@@ -289,7 +296,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
     }
 
     /// <summary>A tile of rows as one stream of groups of eight blocks (<see cref="RowStream"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining), SkipLocalsInit]
     public static bool TryDotRows(byte* w, int rows, in ActivationRow a, float* y)
     {
         if (!RowStream.Fits(rows, a))
@@ -315,7 +322,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
     }
 
     /// <summary><see cref="TryDotRows"/> for four tokens: each group of weight blocks is unpacked once for all four (the prompt path).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining), SkipLocalsInit]
     public static bool TryDotRows4(byte* w, int rows, in ActivationRow a, float* y, int stride)
     {
         if (!RowStream.Fits(rows, a, 4))
@@ -360,7 +367,7 @@ internal unsafe struct Block32Dot256<TF, TMac> : IQuantizedDot where TF : IBlock
         return true;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
     {
         int blocks = a.Blocks, n = a.Length;
@@ -426,7 +433,7 @@ internal unsafe struct Block32DotPortable<TF> : IQuantizedDot where TF : IBlock3
     private static float Offset(float m, float scale, float sum, int qsum) =>
         (TF.HasMin ? m * sum : 0) - (TF.ZeroPoint != 0 ? scale * (TF.ZeroPoint * qsum) : 0);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
         int blocks = a.Blocks;

@@ -120,7 +120,7 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
         return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.Abs(signed).AsByte(), xs), ones);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
         int blocks = a.Blocks;
@@ -165,7 +165,7 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
     /// A tile of rows as one stream of groups of eight blocks (<see cref="RowStream"/>). SmolLM2's 576-wide rows (18
     /// blocks) otherwise end on two blocks through the 256-bit tail, which cost as much as nine blocks in groups.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining), SkipLocalsInit]
     public static bool TryDotRows(byte* w, int rows, in ActivationRow a, float* y)
     {
         if (!RowStream.Fits(rows, a))
@@ -190,7 +190,7 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
     }
 
     /// <summary><see cref="TryDotRows"/> for four tokens: each group of weight blocks is unpacked once for all four (the prompt path).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining), SkipLocalsInit]
     public static bool TryDotRows4(byte* w, int rows, in ActivationRow a, float* y, int stride)
     {
         if (!RowStream.Fits(rows, a, 4))
@@ -223,7 +223,7 @@ internal unsafe struct Block32Dot512<TF> : IQuantizedDot where TF : IGatherEight
     }
 
     /// <summary>Four tokens: each weight block is unpacked once for all of them (the prompt path).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
     {
         int blocks = a.Blocks, n = a.Length;

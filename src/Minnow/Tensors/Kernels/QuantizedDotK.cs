@@ -38,7 +38,7 @@ internal unsafe struct SuperBlockDot256<TK, TMac> : IQuantizedDot where TK : ISu
         Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(offsets, Vector256.Load(sums))), Vector256.Create(-dB),
             Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(scaled), Vector256.Create(dA), acc));
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
         int blocks = a.Blocks;
@@ -68,7 +68,7 @@ internal unsafe struct SuperBlockDot256<TK, TMac> : IQuantizedDot where TK : ISu
         return Vector256.Sum(acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
     {
         int blocks = a.Blocks, n = a.Length, sumStride = n / 16;
@@ -132,7 +132,7 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
         return Vector512.FusedMultiplyAdd(mins, Vector512.Create(-dB), Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(scaled), Vector512.Create(dA), acc));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
         int blocks = a.Blocks;
@@ -160,7 +160,7 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
         return Vector512.Sum(acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Dot4(byte* w, in ActivationRow a, float* y, int stride)
     {
         int blocks = a.Blocks, n = a.Length, sumStride = n / 16;
@@ -201,7 +201,7 @@ internal unsafe struct SuperBlockDot512<TK> : IQuantizedDot where TK : ISuperBlo
 /// <summary>K-quants on Vector128 (SSE or NEON): per 16 values, a widening dot times the sub-block scale.</summary>
 internal unsafe struct SuperBlockDotPortable<TK> : IQuantizedDot where TK : ISuperBlock
 {
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static float Dot1(byte* w, in ActivationRow a)
     {
         int blocks = a.Blocks;
