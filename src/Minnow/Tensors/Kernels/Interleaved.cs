@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Minnow.Tensors.Kernels;
 
 /// <summary>
-/// A Q4_0, Q5_0 or Q8_0 matrix's whole tiles of <see cref="Rows"/> rows, repacked so that a 512-bit lane holds one row: per
+/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix's whole tiles of <see cref="Rows"/> rows, repacked so that a 512-bit lane holds one row: per
 /// block, vectors whose 32-bit lane r holds four consecutive quant bytes of row r (vector v: bytes 4v … 4v+3 of its
 /// quants; 4 vectors for Q4_0, whose low nibbles are values 4v … 4v+3 and high ones 16+4v …; 5 for Q5_0, its fifth
 /// bits first; 8 for Q8_0), then the
@@ -37,11 +37,16 @@ internal sealed unsafe class Interleaved
 
     private Interleaved(Tensor w, WorkerPool pool)
     {
-        bool superBlocks = w.DType == DType.Q4_K;
+        bool superBlocks = w.DType is DType.Q4_K or DType.Q6_K;
         int blocks = w.Columns / w.DType.BlockSize(), quants = superBlocks ? 0 : (int)w.DType.ByteCount(32) - 2;
         long rowBytes = w.DType.ByteCount(w.Columns), sourceTile = Rows * rowBytes;
         Tiles = w.Rows / Rows;
-        _tileBytes = superBlocks ? (long)blocks * InterleavedQ4_K.SuperBlock : sourceTile;
+        _tileBytes = w.DType switch
+        {
+            DType.Q4_K => (long)blocks * InterleavedQ4_K.SuperBlock,
+            DType.Q6_K => (long)blocks * InterleavedQ6_K.SuperBlock,
+            _ => sourceTile,
+        };
         _buffer = GC.AllocateUninitializedArray<byte>(checked((int)(Tiles * _tileBytes) + 64), pinned: true);
         _start = (byte*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer)) + 63) & ~(nint)63);
         byte* rows = (byte*)w.Data;
@@ -49,15 +54,17 @@ internal sealed unsafe class Interleaved
         {
             for (int t = start; t < end; t++)
             {
-                if (superBlocks)
+                if (w.DType == DType.Q4_K)
                     InterleavedQ4_K.Pack(rows + t * sourceTile, blocks, Tile(t));
+                else if (w.DType == DType.Q6_K)
+                    InterleavedQ6_K.Pack(rows + t * sourceTile, blocks, Tile(t));
                 else
                     Pack(rows + t * sourceTile, blocks, quants, Tile(t), fifth: w.DType == DType.Q5_0);
             }
         });
     }
 
-    /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0, Q5_0, Q8_0 or Q4_K), made on first use by <paramref name="pool"/>'s threads.</summary>
+    /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0, Q5_0, Q8_0, Q4_K or Q6_K), made on first use by <paramref name="pool"/>'s threads.</summary>
     public static Interleaved For(Tensor w, WorkerPool pool) => Copies.GetValue(w, t => new Interleaved(t, pool));
 
     public byte* Tile(int t) => _start + t * _tileBytes;

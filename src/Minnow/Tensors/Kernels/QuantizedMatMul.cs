@@ -137,6 +137,7 @@ public static unsafe class QuantizedMatMul
         DType.Q4_K when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ4_K>(w, a, y, pool, RowsK<Q4_KFormat>(path, w, a, y)).Run,
         DType.Q4_K => RowsK<Q4_KFormat>(path, w, a, y),
         DType.Q5_K => RowsK<Q5_KFormat>(path, w, a, y),
+        _ when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ6_K>(w, a, y, pool, RowsK<Q6_KFormat>(path, w, a, y)).Run,
         _ => RowsK<Q6_KFormat>(path, w, a, y),
     };
 
@@ -218,7 +219,7 @@ public static unsafe class QuantizedMatMul
 }
 
 /// <summary>
-/// A Q4_0, Q5_0, Q8_0 or Q4_K matrix on AVX-512 or AVX2 (Q8_0 and Q4_K on AVX-512 only): its whole tiles from the <see cref="Interleaved"/> copy, sixteen rows at once; the
+/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix on AVX-512 or AVX2 (Q8_0 and the K-quants on AVX-512 only): its whole tiles from the <see cref="Interleaved"/> copy, sixteen rows at once; the
 /// last rows that do not fill a tile through <paramref name="rest"/> (the rows' own kernel).
 /// </summary>
 internal sealed unsafe class InterleavedJob<TDot>(Tensor w, QuantizedActivations a, float* y, WorkerPool pool, RangeAction rest)
