@@ -32,7 +32,7 @@ internal sealed unsafe class Interleaved
     private readonly byte* _start;
     private readonly long _tileBytes;
 
-    /// <summary>Whole tiles; the matrix's last Rows mod 16 rows are not in the copy.</summary>
+    /// <summary>Whole tiles; the matrix's last Rows mod 16 rows are not in the copy (nor any row, when no copy could be made).</summary>
     public int Tiles { get; }
 
     private Interleaved(Tensor w, WorkerPool pool)
@@ -40,14 +40,16 @@ internal sealed unsafe class Interleaved
         bool superBlocks = w.DType is DType.Q4_K or DType.Q6_K;
         int blocks = w.Columns / w.DType.BlockSize(), quants = superBlocks ? 0 : (int)w.DType.ByteCount(32) - 2;
         long rowBytes = w.DType.ByteCount(w.Columns), sourceTile = Rows * rowBytes;
-        Tiles = w.Rows / Rows;
         _tileBytes = w.DType switch
         {
             DType.Q4_K => (long)blocks * InterleavedQ4_K.SuperBlock,
             DType.Q6_K => (long)blocks * InterleavedQ6_K.SuperBlock,
             _ => sourceTile,
         };
-        _buffer = GC.AllocateUninitializedArray<byte>(checked((int)(Tiles * _tileBytes) + 64), pinned: true);
+        _buffer = Allocate((long)(w.Rows / Rows) * _tileBytes);
+        if (_buffer.Length == 0)
+            return;
+        Tiles = w.Rows / Rows;
         _start = (byte*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer)) + 63) & ~(nint)63);
         byte* rows = (byte*)w.Data;
         pool.For(Tiles, (start, end) =>
@@ -62,6 +64,25 @@ internal sealed unsafe class Interleaved
                     Pack(rows + t * sourceTile, blocks, quants, Tile(t), fifth: w.DType == DType.Q5_0);
             }
         });
+    }
+
+    /// <summary>
+    /// A pinned buffer of <paramref name="bytes"/> (plus room to align it), or an empty one when it cannot be had — more
+    /// than an array holds (a matrix of over 2 GB) or out of memory: then the matrix keeps to the rows' own kernels
+    /// (<see cref="Tiles"/> 0) rather than failing the product.
+    /// </summary>
+    private static byte[] Allocate(long bytes)
+    {
+        if (bytes + 64 > Array.MaxLength)
+            return [];
+        try
+        {
+            return GC.AllocateUninitializedArray<byte>((int)bytes + 64, pinned: true);
+        }
+        catch (OutOfMemoryException)
+        {
+            return [];
+        }
     }
 
     /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0, Q5_0, Q8_0, Q4_K or Q6_K), made on first use by <paramref name="pool"/>'s threads.</summary>
