@@ -149,6 +149,11 @@ internal static unsafe class InterleavedTile
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int HighAt(int b, int grouped) => b < grouped ? LowAt(b, grouped) + 64 : 32 * b + 16;
 
+    /// <summary>Eight rows' half-float scales at <paramref name="at"/> as floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Scales256(byte* at) =>
+        HalfTable.FiniteFromHighHalves(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)at), 16));
+
     /// <summary>The sixteen rows' half-float scales at <paramref name="at"/> as floats (see <see cref="HalfTable.FiniteFromHighHalves"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Scales(byte* at)

@@ -184,11 +184,6 @@ internal unsafe struct InterleavedNibbleDot256<TF> : IInterleavedDot where TF : 
 {
     private const int PrefetchAhead = 8192;
 
-    /// <summary>Eight rows' half-float scales as floats.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Scales(byte* at) =>
-        HalfTable.FiniteFromHighHalves(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)at), 16));
-
     /// <summary>Σ u·x of vectors <paramref name="v"/> and v+1 of one half, in 16 bits (at most 31,496).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Two(byte* q, int v, int half, sbyte* low, sbyte* high)
@@ -221,8 +216,8 @@ internal unsafe struct InterleavedNibbleDot256<TF> : IInterleavedDot where TF : 
             var s1 = Avx2.MultiplyAddAdjacent(Two(q, 0, 1, low, high), ones) + Avx2.MultiplyAddAdjacent(Two(q, 2, 1, low, high), ones) - zero;
             var dx = Vector256.Create(d[b]);
             byte* scales = tile + Interleaved.ScalesAt(b, blocks, TF.Body);
-            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * Scales(scales), dx, acc0);
-            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1) * Scales(scales + 16), dx, acc1);
+            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * InterleavedTile.Scales256(scales), dx, acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1) * InterleavedTile.Scales256(scales + 16), dx, acc1);
         }
         acc0.Store(y);
         acc1.Store(y + 8);
@@ -247,7 +242,7 @@ internal unsafe struct InterleavedNibbleDot256<TF> : IInterleavedDot where TF : 
                 TF.Unpack(q, 1, half, out var l1, out var h1);
                 TF.Unpack(q, 2, half, out var l2, out var h2);
                 TF.Unpack(q, 3, half, out var l3, out var h3);
-                var scales = Scales(tile + Interleaved.ScalesAt(b, blocks, TF.Body) + 16 * half);
+                var scales = InterleavedTile.Scales256(tile + Interleaved.ScalesAt(b, blocks, TF.Body) + 16 * half);
                 int low = InterleavedTile.LowAt(b, grouped), high = InterleavedTile.HighAt(b, grouped);
                 acc0 = Token(l0, l1, l2, l3, h0, h1, h2, h3, a.Values + low, a.Values + high, a.QSums[b], a.Scales[b], scales, ones, acc0);
                 acc1 = Token(l0, l1, l2, l3, h0, h1, h2, h3, a1.Values + low, a1.Values + high, a1.QSums[b], a1.Scales[b], scales, ones, acc1);

@@ -135,6 +135,7 @@ public static unsafe class QuantizedMatMul
         DType.Q2_K => RowsK<Q2_KFormat>(path, w, a, y),
         DType.Q3_K => RowsK<Q3_KFormat>(path, w, a, y),
         DType.Q4_K when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ4_K>(w, a, y, pool, RowsK<Q4_KFormat>(path, w, a, y)).Run,
+        DType.Q4_K when path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni => new InterleavedJob<InterleavedQ4_K256>(w, a, y, pool, RowsK<Q4_KFormat>(path, w, a, y)).Run,
         DType.Q4_K => RowsK<Q4_KFormat>(path, w, a, y),
         DType.Q5_K => RowsK<Q5_KFormat>(path, w, a, y),
         _ when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ6_K>(w, a, y, pool, RowsK<Q6_KFormat>(path, w, a, y)).Run,
@@ -219,7 +220,7 @@ public static unsafe class QuantizedMatMul
 }
 
 /// <summary>
-/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix on AVX-512 or AVX2 (Q8_0 and the K-quants on AVX-512 only): its whole tiles from the <see cref="Interleaved"/> copy, sixteen rows at once; the
+/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix on AVX-512, or a Q4_0, Q5_0 or Q4_K one on AVX2: its whole tiles from the <see cref="Interleaved"/> copy, sixteen rows at once; the
 /// last rows that do not fill a tile through <paramref name="rest"/> (the rows' own kernel).
 /// </summary>
 internal sealed unsafe class InterleavedJob<TDot>(Tensor w, QuantizedActivations a, float* y, WorkerPool pool, RangeAction rest)
