@@ -94,6 +94,29 @@ public class QuantizedKernelTests
         }
     }
 
+    /// <summary>
+    /// The interleaved copy's rearranged Q5_0 fifth bits: value 4k + j's bit at 8j + k, value 16 + 4k + j's at
+    /// 8j + 4 + k; the BMI2 form (pext) and the portable one agree on every single bit and on random words.
+    /// </summary>
+    [Fact]
+    public void FifthBitsRearrangeAsTheKernelReadsThem()
+    {
+        for (int j = 0; j < 4; j++)
+            for (int k = 0; k < 4; k++)
+            {
+                Assert.Equal(1u << (8 * j + k), Interleaved.FifthBits(1u << (4 * k + j)));
+                Assert.Equal(1u << (8 * j + 4 + k), Interleaved.FifthBits(1u << (16 + 4 * k + j)));
+                Assert.Equal(1u << (8 * j + k), Interleaved.FifthBitsPortable(1u << (4 * k + j)));
+                Assert.Equal(1u << (8 * j + 4 + k), Interleaved.FifthBitsPortable(1u << (16 + 4 * k + j)));
+            }
+        var rng = new Random(5);
+        for (int i = 0; i < 10_000; i++)
+        {
+            uint qh = (uint)rng.NextInt64(0, 1L << 32);
+            Assert.Equal(Interleaved.FifthBitsPortable(qh), Interleaved.FifthBits(qh));
+        }
+    }
+
     [Theory]
     [MemberData(nameof(PathsAndTypes))]
     public void PathMatchesScalarTwin(QuantizedPath path, DType type)

@@ -35,6 +35,7 @@ internal unsafe struct InterleavedQ6_K : IInterleavedDot
     private const int PrefetchAhead = 8192;
 
     /// <summary>Repacks 16 consecutive rows of <paramref name="superBlocks"/> Q6_K super-blocks into one tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(byte* rows, int superBlocks, byte* tile)
     {
         for (int s = 0; s < superBlocks; s++)
