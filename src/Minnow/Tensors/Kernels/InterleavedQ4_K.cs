@@ -134,28 +134,74 @@ internal unsafe struct InterleavedQ4_K : IInterleavedDot
         acc.Store(y);
     }
 
+    /// <summary>Four tokens (the prompt path): each vector of nibbles is unpacked once for all four.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Tile4(byte* tile, in ActivationRow a, float* y, int stride)
     {
-        int blocks = a.Blocks;
         var a1 = a.Next(1);
         var a2 = a.Next(2);
         var a3 = a.Next(3);
         var repeat = Repeat;
+        var mask = Vector512.Create((byte)0x0F);
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        for (int s = 0; s < blocks; s++)
+        for (int s = 0; s < a.Blocks; s++)
         {
             byte* q = tile + (long)s * SuperBlock;
-            acc0 += SuperBlockDot(q, a.Values + 256 * s, a.Sums16 + 16 * s, a.Scales[s], repeat, prefetch: false);
-            acc1 += SuperBlockDot(q, a1.Values + 256 * s, a1.Sums16 + 16 * s, a1.Scales[s], repeat, prefetch: false);
-            acc2 += SuperBlockDot(q, a2.Values + 256 * s, a2.Sums16 + 16 * s, a2.Scales[s], repeat, prefetch: false);
-            acc3 += SuperBlockDot(q, a3.Values + 256 * s, a3.Sums16 + 16 * s, a3.Scales[s], repeat, prefetch: false);
+            sbyte* x0 = a.Values + 256 * s, x1 = a1.Values + 256 * s, x2 = a2.Values + 256 * s, x3 = a3.Values + 256 * s;
+            Vector512<int> dots0 = default, dots1 = default, dots2 = default, dots3 = default;
+            Vector512<int> mins0 = default, mins1 = default, mins2 = default, mins3 = default;
+            for (int p = 0; p < 4; p++)
+            {
+                Vector512<short> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
+                for (int v = 0; v < 8; v++)
+                {
+                    var bytes = Vector512.Load(q + 512 * p + 64 * v);
+                    var low = bytes & mask;
+                    var high = Vector512.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & mask;
+                    int at = 64 * p + 4 * v;
+                    Add(low, high, x0 + at, ref l0, ref h0);
+                    Add(low, high, x1 + at, ref l1, ref h1);
+                    Add(low, high, x2 + at, ref l2, ref h2);
+                    Add(low, high, x3 + at, ref l3, ref h3);
+                }
+                var scales = Vector512.Load(q + ScalesAt + 64 * (p >> 1));
+                var m = Vector512.Load(q + MinsAt + 64 * (p >> 1));
+                Vector512<short> scLow = Both(scales, repeat, 2 * p), scHigh = Both(scales, repeat, 2 * p + 1);
+                Vector512<short> mLow = Both(m, repeat, 2 * p), mHigh = Both(m, repeat, 2 * p + 1);
+                dots0 += Avx512BW.MultiplyAddAdjacent(l0, scLow) + Avx512BW.MultiplyAddAdjacent(h0, scHigh);
+                dots1 += Avx512BW.MultiplyAddAdjacent(l1, scLow) + Avx512BW.MultiplyAddAdjacent(h1, scHigh);
+                dots2 += Avx512BW.MultiplyAddAdjacent(l2, scLow) + Avx512BW.MultiplyAddAdjacent(h2, scHigh);
+                dots3 += Avx512BW.MultiplyAddAdjacent(l3, scLow) + Avx512BW.MultiplyAddAdjacent(h3, scHigh);
+                mins0 += Mins(mLow, mHigh, a.Sums16 + 16 * s + 4 * p);
+                mins1 += Mins(mLow, mHigh, a1.Sums16 + 16 * s + 4 * p);
+                mins2 += Mins(mLow, mHigh, a2.Sums16 + 16 * s + 4 * p);
+                mins3 += Mins(mLow, mHigh, a3.Sums16 + 16 * s + 4 * p);
+            }
+            var d = InterleavedTile.Scales(q + DAt);
+            var dmin = InterleavedTile.Scales(q + DMinAt);
+            acc0 += (Vector512.ConvertToSingle(dots0) * d - Vector512.ConvertToSingle(mins0) * dmin) * Vector512.Create(a.Scales[s]);
+            acc1 += (Vector512.ConvertToSingle(dots1) * d - Vector512.ConvertToSingle(mins1) * dmin) * Vector512.Create(a1.Scales[s]);
+            acc2 += (Vector512.ConvertToSingle(dots2) * d - Vector512.ConvertToSingle(mins2) * dmin) * Vector512.Create(a2.Scales[s]);
+            acc3 += (Vector512.ConvertToSingle(dots3) * d - Vector512.ConvertToSingle(mins3) * dmin) * Vector512.Create(a3.Scales[s]);
         }
         acc0.Store(y);
         acc1.Store(y + stride);
         acc2.Store(y + 2 * stride);
         acc3.Store(y + 3 * stride);
     }
+
+    /// <summary>One token's products with a vector's unpacked low and high nibbles (sub-blocks 2p and 2p + 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add(Vector512<byte> low, Vector512<byte> high, sbyte* x, ref Vector512<short> l, ref Vector512<short> h)
+    {
+        l += Avx512BW.MultiplyAddAdjacent(low, Vector512.Create(*(int*)x).AsSByte());
+        h += Avx512BW.MultiplyAddAdjacent(high, Vector512.Create(*(int*)(x + 32)).AsSByte());
+    }
+
+    /// <summary>Σ minⱼ·Σq for sub-blocks 2p and 2p + 1, whose four sums of 16 start at <paramref name="sums"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Mins(Vector512<short> low, Vector512<short> high, short* sums) =>
+        Avx512BW.MultiplyAddAdjacent(low, Vector512.Create(*(int*)sums).AsInt16()) + Avx512BW.MultiplyAddAdjacent(high, Vector512.Create(*(int*)(sums + 2)).AsInt16());
 }
 
 /// <summary>
