@@ -71,10 +71,10 @@ internal unsafe struct InterleavedQ6_K : IInterleavedDot
     private static Vector512<short> Scale(byte* q, Vector512<sbyte> repeat, int j) => Avx512BW.ShiftRightArithmetic(
         Avx512BW.Shuffle(Vector512.Load(q + ScalesAt + 64 * (j >> 2)), (repeat + Vector512.Create((sbyte)(j & 3))).AsByte()).AsInt16(), 8);
 
-    /// <summary>The four six-bit value vectors of (h, u), each against its four activation bytes, added to <paramref name="s0"/> … <paramref name="s3"/>.</summary>
+    /// <summary>The four six-bit value vectors of (h, u): values 32q + 4u … of the half, q = 0–3.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Four(byte* q, int h, int u, sbyte* x, bool prefetch,
-        ref Vector512<short> s0, ref Vector512<short> s1, ref Vector512<short> s2, ref Vector512<short> s3)
+    private static void Unpack(byte* q, int h, int u, bool prefetch,
+        out Vector512<byte> v0, out Vector512<byte> v1, out Vector512<byte> v2, out Vector512<byte> v3)
     {
         byte* a = q + At(h, u), b = a + 64, bits = a + 128;
         if (prefetch)
@@ -88,13 +88,38 @@ internal unsafe struct InterleavedQ6_K : IInterleavedDot
         var hb = Vector512.Load(bits).AsUInt16();
         var nibble = Vector512.Create((byte)0x0F);
         var pair = Vector512.Create((byte)0x30);
-        sbyte* xu = x + 128 * h + 4 * u;
-        s0 += Avx512BW.MultiplyAddAdjacent((va.AsByte() & nibble) | (Vector512.ShiftLeft(hb, 4).AsByte() & pair), Vector512.Create(*(int*)xu).AsSByte());
-        s1 += Avx512BW.MultiplyAddAdjacent((vb.AsByte() & nibble) | (Vector512.ShiftLeft(hb, 2).AsByte() & pair), Vector512.Create(*(int*)(xu + 32)).AsSByte());
-        s2 += Avx512BW.MultiplyAddAdjacent((Vector512.ShiftRightLogical(va, 4).AsByte() & nibble) | (hb.AsByte() & pair), Vector512.Create(*(int*)(xu + 64)).AsSByte());
-        s3 += Avx512BW.MultiplyAddAdjacent((Vector512.ShiftRightLogical(vb, 4).AsByte() & nibble) | (Vector512.ShiftRightLogical(hb, 2).AsByte() & pair),
-            Vector512.Create(*(int*)(xu + 96)).AsSByte());
+        v0 = (va.AsByte() & nibble) | (Vector512.ShiftLeft(hb, 4).AsByte() & pair);
+        v1 = (vb.AsByte() & nibble) | (Vector512.ShiftLeft(hb, 2).AsByte() & pair);
+        v2 = (Vector512.ShiftRightLogical(va, 4).AsByte() & nibble) | (hb.AsByte() & pair);
+        v3 = (Vector512.ShiftRightLogical(vb, 4).AsByte() & nibble) | (Vector512.ShiftRightLogical(hb, 2).AsByte() & pair);
     }
+
+    /// <summary>The four value vectors of (h, u) against a token's values at <paramref name="xu"/> (its 128h + 4u), added to <paramref name="s0"/> … <paramref name="s3"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add(Vector512<byte> v0, Vector512<byte> v1, Vector512<byte> v2, Vector512<byte> v3, sbyte* xu,
+        ref Vector512<short> s0, ref Vector512<short> s1, ref Vector512<short> s2, ref Vector512<short> s3)
+    {
+        s0 += Avx512BW.MultiplyAddAdjacent(v0, Vector512.Create(*(int*)xu).AsSByte());
+        s1 += Avx512BW.MultiplyAddAdjacent(v1, Vector512.Create(*(int*)(xu + 32)).AsSByte());
+        s2 += Avx512BW.MultiplyAddAdjacent(v2, Vector512.Create(*(int*)(xu + 64)).AsSByte());
+        s3 += Avx512BW.MultiplyAddAdjacent(v3, Vector512.Create(*(int*)(xu + 96)).AsSByte());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Four(byte* q, int h, int u, sbyte* x, bool prefetch,
+        ref Vector512<short> s0, ref Vector512<short> s1, ref Vector512<short> s2, ref Vector512<short> s3)
+    {
+        Unpack(q, h, u, prefetch, out var v0, out var v1, out var v2, out var v3);
+        Add(v0, v1, v2, v3, x + 128 * h + 4 * u, ref s0, ref s1, ref s2, ref s3);
+    }
+
+    /// <summary>Σⱼ scaleⱼ·(Σq over sub-blocks 8h + 2q + g, q = 0–3), the offset term's part for (h, g).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Offsets(Vector512<short> sc0, Vector512<short> sc1, Vector512<short> sc2, Vector512<short> sc3, short* sums) =>
+        Avx512BW.MultiplyAddAdjacent(sc0, Vector512.Create((int)(ushort)sums[0]).AsInt16())
+        + Avx512BW.MultiplyAddAdjacent(sc1, Vector512.Create((int)(ushort)sums[2]).AsInt16())
+        + Avx512BW.MultiplyAddAdjacent(sc2, Vector512.Create((int)(ushort)sums[4]).AsInt16())
+        + Avx512BW.MultiplyAddAdjacent(sc3, Vector512.Create((int)(ushort)sums[6]).AsInt16());
 
     /// <summary>One super-block of sixteen rows against one token: d_x·d·Σⱼ scaleⱼ·(Σu·q − 32·Σq) per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -119,11 +144,7 @@ internal unsafe struct InterleavedQ6_K : IInterleavedDot
                     dots += Avx512BW.MultiplyAddAdjacent(s0, sc0) + Avx512BW.MultiplyAddAdjacent(s1, sc1)
                         + Avx512BW.MultiplyAddAdjacent(s2, sc2) + Avx512BW.MultiplyAddAdjacent(s3, sc3);
                 }
-                short* sums = sums16 + 8 * h + g;
-                offsets += Avx512BW.MultiplyAddAdjacent(sc0, Vector512.Create((int)(ushort)sums[0]).AsInt16())
-                    + Avx512BW.MultiplyAddAdjacent(sc1, Vector512.Create((int)(ushort)sums[2]).AsInt16())
-                    + Avx512BW.MultiplyAddAdjacent(sc2, Vector512.Create((int)(ushort)sums[4]).AsInt16())
-                    + Avx512BW.MultiplyAddAdjacent(sc3, Vector512.Create((int)(ushort)sums[6]).AsInt16());
+                offsets += Offsets(sc0, sc1, sc2, sc3, sums16 + 8 * h + g);
             }
         var sums32 = dots - Avx512F.ShiftLeftLogical(offsets, 5);
         return Vector512.ConvertToSingle(sums32) * InterleavedTile.Scales(q + DAt) * Vector512.Create(dx);
@@ -143,26 +164,57 @@ internal unsafe struct InterleavedQ6_K : IInterleavedDot
         acc.Store(y);
     }
 
+    /// <summary><see cref="SuperBlockDot"/> for two tokens, each (h, u) unpacked once for both (the prompt path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SuperBlockDot2(byte* q, in ActivationRow a, in ActivationRow b, int s, Vector512<sbyte> repeat,
+        ref Vector512<float> accA, ref Vector512<float> accB)
+    {
+        sbyte* xa = a.Values + 256 * s, xb = b.Values + 256 * s;
+        Vector512<int> dotsA = default, dotsB = default, offsetsA = default, offsetsB = default;
+        for (int h = 0; h < 2; h++)
+            for (int g = 0; g < 2; g++)
+            {
+                var sc0 = Scale(q, repeat, 8 * h + g);
+                var sc1 = Scale(q, repeat, 8 * h + 2 + g);
+                var sc2 = Scale(q, repeat, 8 * h + 4 + g);
+                var sc3 = Scale(q, repeat, 8 * h + 6 + g);
+                for (int t = 0; t < 2; t++)
+                {
+                    Vector512<short> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+                    for (int k = 0; k < 2; k++)
+                    {
+                        int u = 4 * g + 2 * t + k;
+                        Unpack(q, h, u, false, out var v0, out var v1, out var v2, out var v3);
+                        Add(v0, v1, v2, v3, xa + 128 * h + 4 * u, ref a0, ref a1, ref a2, ref a3);
+                        Add(v0, v1, v2, v3, xb + 128 * h + 4 * u, ref b0, ref b1, ref b2, ref b3);
+                    }
+                    dotsA += Avx512BW.MultiplyAddAdjacent(a0, sc0) + Avx512BW.MultiplyAddAdjacent(a1, sc1)
+                        + Avx512BW.MultiplyAddAdjacent(a2, sc2) + Avx512BW.MultiplyAddAdjacent(a3, sc3);
+                    dotsB += Avx512BW.MultiplyAddAdjacent(b0, sc0) + Avx512BW.MultiplyAddAdjacent(b1, sc1)
+                        + Avx512BW.MultiplyAddAdjacent(b2, sc2) + Avx512BW.MultiplyAddAdjacent(b3, sc3);
+                }
+                offsetsA += Offsets(sc0, sc1, sc2, sc3, a.Sums16 + 16 * s + 8 * h + g);
+                offsetsB += Offsets(sc0, sc1, sc2, sc3, b.Sums16 + 16 * s + 8 * h + g);
+            }
+        var d = InterleavedTile.Scales(q + DAt);
+        accA += Vector512.ConvertToSingle(dotsA - Avx512F.ShiftLeftLogical(offsetsA, 5)) * d * Vector512.Create(a.Scales[s]);
+        accB += Vector512.ConvertToSingle(dotsB - Avx512F.ShiftLeftLogical(offsetsB, 5)) * d * Vector512.Create(b.Scales[s]);
+    }
+
+    /// <summary>Four tokens (the prompt path), two at a time (four would spill the registers).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Tile4(byte* tile, in ActivationRow a, float* y, int stride)
     {
-        int blocks = a.Blocks;
-        var a1 = a.Next(1);
-        var a2 = a.Next(2);
-        var a3 = a.Next(3);
         var repeat = Repeat;
-        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        for (int s = 0; s < blocks; s++)
+        for (int k = 0; k < 4; k += 2)
         {
-            byte* q = tile + (long)s * SuperBlock;
-            acc0 += SuperBlockDot(q, a.Values + 256 * s, a.Sums16 + 16 * s, a.Scales[s], repeat, prefetch: false);
-            acc1 += SuperBlockDot(q, a1.Values + 256 * s, a1.Sums16 + 16 * s, a1.Scales[s], repeat, prefetch: false);
-            acc2 += SuperBlockDot(q, a2.Values + 256 * s, a2.Sums16 + 16 * s, a2.Scales[s], repeat, prefetch: false);
-            acc3 += SuperBlockDot(q, a3.Values + 256 * s, a3.Sums16 + 16 * s, a3.Scales[s], repeat, prefetch: false);
+            var first = a.Next(k);
+            var second = a.Next(k + 1);
+            Vector512<float> acc0 = default, acc1 = default;
+            for (int s = 0; s < a.Blocks; s++)
+                SuperBlockDot2(tile + (long)s * SuperBlock, first, second, s, repeat, ref acc0, ref acc1);
+            acc0.Store(y + k * stride);
+            acc1.Store(y + (k + 1) * stride);
         }
-        acc0.Store(y);
-        acc1.Store(y + stride);
-        acc2.Store(y + 2 * stride);
-        acc3.Store(y + 3 * stride);
     }
 }
