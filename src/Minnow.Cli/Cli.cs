@@ -76,8 +76,13 @@ public static class Cli
         return option;
     }
 
-    /// <summary>Opens --model (or the default model, with a note on stderr) with --tokenizer, --threads and --kv-cache.</summary>
-    public static LoadedModel LoadModel(string? modelPath, string? tokenizerPath, int threads, string? kvCache = null)
+    public static Option<bool> NoRepackOption() => new("--no-repack")
+    {
+        Description = "Run quantized weights straight from the model file instead of from a copy repacked for the SIMD kernels (made on first use, as large as the quantized weights): less memory, slower decoding and prompts.",
+    };
+
+    /// <summary>Opens --model (or the default model, with a note on stderr) with --tokenizer, --threads, --kv-cache and --no-repack.</summary>
+    public static LoadedModel LoadModel(string? modelPath, string? tokenizerPath, int threads, string? kvCache = null, bool noRepack = false)
     {
         if (modelPath is null)
         {
@@ -90,7 +95,7 @@ public static class Cli
             "bf16" => DType.BF16,
             _ => throw new InvalidInputException($"--kv-cache must be f32 or bf16, got '{kvCache}'"),
         };
-        return ModelLoader.Load(modelPath, new ModelLoadOptions { Threads = threads, TokenizerPath = tokenizerPath, KvCache = cacheType });
+        return ModelLoader.Load(modelPath, new ModelLoadOptions { Threads = threads, TokenizerPath = tokenizerPath, KvCache = cacheType, RepackWeights = !noRepack });
     }
 
     /// <summary>

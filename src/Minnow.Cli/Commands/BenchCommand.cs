@@ -17,16 +17,17 @@ public static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "Runs to take the medians over.", DefaultValueFactory = _ => 5, HelpName = "N" };
         var threads = Cli.ThreadsOption();
         var kvCache = Cli.KvCacheOption();
+        var noRepack = Cli.NoRepackOption();
         var json = Cli.JsonOption();
         var command = new Command("bench",
             "Measure prefill and decode tokens per second (medians of several runs) and the first decoded token of a fresh process.")
         {
-            model, promptTokens, genTokens, threads, kvCache, runs, json,
+            model, promptTokens, genTokens, threads, kvCache, noRepack, runs, json,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
             int threadCount = parse.GetValue(threads);
-            using var loaded = Cli.LoadModel(parse.GetValue(model), null, threadCount, parse.GetValue(kvCache));
+            using var loaded = Cli.LoadModel(parse.GetValue(model), null, threadCount, parse.GetValue(kvCache), parse.GetValue(noRepack));
             var r = SpeedBenchmark.Run(loaded.Model, threadCount, parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(runs), new SyncProgress(Console.Error));
             if (parse.GetValue(json))
             {

@@ -17,6 +17,7 @@ public static class ChatCommand
         var tokenizer = Cli.TokenizerOption();
         var threads = Cli.ThreadsOption();
         var kvCache = Cli.KvCacheOption();
+        var noRepack = Cli.NoRepackOption();
         var system = new Option<string?>("--system") { Description = "System prompt (change it during the chat with /system TEXT).", HelpName = "TEXT" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "New tokens per reply at most.", DefaultValueFactory = _ => 256, HelpName = "N" };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 means greedy.", DefaultValueFactory = _ => defaults.Temperature, HelpName = "T" };
@@ -26,7 +27,7 @@ public static class ChatCommand
         var json = new Option<bool>("--json") { Description = "Write each reply as one JSON line {content, finish_reason, prompt_tokens, completion_tokens} instead of streaming text." };
         var command = new Command(Name, "Chat with a model in the terminal: /reset, /system TEXT, /exit; Ctrl-C stops a reply.")
         {
-            model, tokenizer, threads, kvCache, system, maxTokens, temperature, topK, topP, seed, json,
+            model, tokenizer, threads, kvCache, noRepack, system, maxTokens, temperature, topK, topP, seed, json,
         };
         command.SetAction((parse, cancellationToken) => Cli.RunAsync(async () =>
         {
@@ -41,7 +42,7 @@ public static class ChatCommand
                 TopP = parse.GetValue(topP),
                 Seed = parse.GetValue(seed),
             };
-            using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), parse.GetValue(threads), parse.GetValue(kvCache));
+            using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), parse.GetValue(threads), parse.GetValue(kvCache), parse.GetValue(noRepack));
             using var client = new MinnowChatClient(loaded);
             if (client.FormatterNote is string note)
                 Console.Error.WriteLine(note);

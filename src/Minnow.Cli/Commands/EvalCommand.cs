@@ -21,11 +21,12 @@ public static class EvalCommand
         var context = new Option<int?>("--context") { Description = "Window length in tokens (default: the model's context); windows advance by half of it.", HelpName = "N" };
         var threads = Cli.ThreadsOption();
         var kvCache = Cli.KvCacheOption();
+        var noRepack = Cli.NoRepackOption();
         var json = Cli.JsonOption();
         var command = new Command("perplexity",
             "Perplexity of a text: mean loss in nats per token, and bits per byte (comparable across tokenizers). Long texts are scored with a sliding window of stride half the context, each token once.")
         {
-            model, tokenizer, data, context, threads, kvCache, json,
+            model, tokenizer, data, context, threads, kvCache, noRepack, json,
         };
         command.SetAction((parse, cancellationToken) => Cli.RunAsync(() =>
         {
@@ -33,7 +34,7 @@ public static class EvalCommand
             if (!File.Exists(path))
                 throw new FileNotFoundException($"{path}: file not found", path);
             string text = File.ReadAllText(path);
-            using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), parse.GetValue(threads), parse.GetValue(kvCache));
+            using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), parse.GetValue(threads), parse.GetValue(kvCache), parse.GetValue(noRepack));
             var tok = loaded.Tokenizer ?? throw new InvalidInputException($"{loaded.Source} has no tokenizer: pass --tokenizer FILE");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = Progress.Run("scoring", (IProgress<PerplexityProgress> p) =>

@@ -27,11 +27,12 @@ public static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable; not with --beams); the stop text is not printed.", HelpName = "TEXT", AllowMultipleArgumentsPerToken = false };
         var threads = Cli.ThreadsOption();
         var kvCache = Cli.KvCacheOption();
+        var noRepack = Cli.NoRepackOption();
         var json = Cli.JsonOption();
 
         var command = new Command("generate", "Continue a prompt with a language model, streaming the text to stdout.")
         {
-            model, tokenizer, prompt, promptIds, maxTokens, temperature, topK, topP, minP, repeatPenalty, beams, lengthPenalty, seed, stop, threads, kvCache, json,
+            model, tokenizer, prompt, promptIds, maxTokens, temperature, topK, topP, minP, repeatPenalty, beams, lengthPenalty, seed, stop, threads, kvCache, noRepack, json,
         };
         command.SetAction((parse, cancellationToken) => Cli.RunAsync(async () =>
         {
@@ -43,7 +44,7 @@ public static class GenerateCommand
                 throw new InvalidInputException($"--beams must be at least 1, got {beamCount}");
             bool asJson = parse.GetValue(json);
             var clock = Stopwatch.StartNew();
-            using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), parse.GetValue(threads), parse.GetValue(kvCache));
+            using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), parse.GetValue(threads), parse.GetValue(kvCache), parse.GetValue(noRepack));
             double loadSeconds = clock.Elapsed.TotalSeconds;
 
             // The model's recommended settings (HF generation_config.json) apply unless an option is given.

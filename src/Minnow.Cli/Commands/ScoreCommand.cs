@@ -14,18 +14,19 @@ public static class ScoreCommand
         var ids = new Option<string?>("--ids") { Description = "Token ids to score, comma-separated, used verbatim (no BOS added).", HelpName = "1,2,3" };
         var threads = Cli.ThreadsOption();
         var kvCache = Cli.KvCacheOption();
+        var noRepack = Cli.NoRepackOption();
         var json = Cli.JsonOption();
         var command = new Command("score",
             "Score a sequence: log P(id[i+1] | id[0..i]) for every token after the first (natural log), their sum, the mean negative log-likelihood and the perplexity.")
         {
-            model, tokenizer, text, ids, threads, kvCache, json,
+            model, tokenizer, text, ids, threads, kvCache, noRepack, json,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
             string? textValue = parse.GetValue(text), idsValue = parse.GetValue(ids);
             if ((textValue is null) == (idsValue is null))
                 throw new InvalidInputException("give exactly one of --text TEXT or --ids 1,2,3");
-            using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), parse.GetValue(threads), parse.GetValue(kvCache));
+            using var loaded = Cli.LoadModel(parse.GetValue(model), parse.GetValue(tokenizer), parse.GetValue(threads), parse.GetValue(kvCache), parse.GetValue(noRepack));
             int[] sequence;
             if (idsValue is not null)
                 sequence = Cli.ParseIds(idsValue, "--ids");

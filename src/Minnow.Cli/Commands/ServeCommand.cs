@@ -13,6 +13,7 @@ public static class ServeCommand
         var tokenizer = Cli.TokenizerOption();
         var threads = Cli.ThreadsOption();
         var kvCache = Cli.KvCacheOption();
+        var noRepack = Cli.NoRepackOption();
         var host = new Option<string>("--host") { Description = "Address to listen on: an IP address or 'localhost' (0.0.0.0 listens on every interface).", DefaultValueFactory = _ => defaults.Host, HelpName = "ADDRESS" };
         var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one).", DefaultValueFactory = _ => defaults.Port, HelpName = "PORT" };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on API requests (default: none; MINNOW_API_KEY also sets it).", HelpName = "KEY" };
@@ -23,7 +24,7 @@ public static class ServeCommand
         var json = Cli.JsonOption();
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API, with a chat page at /.")
         {
-            model, tokenizer, threads, kvCache, host, port, apiKey, maxConcurrent, queue, context, modelId, json,
+            model, tokenizer, threads, kvCache, noRepack, host, port, apiKey, maxConcurrent, queue, context, modelId, json,
         };
         command.SetAction((parse, cancellationToken) => Cli.RunAsync(async () =>
         {
@@ -40,7 +41,7 @@ public static class ServeCommand
             string? modelPath = parse.GetValue(model), tokenizerPath = parse.GetValue(tokenizer);
             int threadCount = parse.GetValue(threads);
             string? kvCacheType = parse.GetValue(kvCache);
-            await using var server = await MinnowServer.StartAsync(options, () => Cli.LoadModel(modelPath, tokenizerPath, threadCount, kvCacheType), cancellationToken);
+            await using var server = await MinnowServer.StartAsync(options, () => Cli.LoadModel(modelPath, tokenizerPath, threadCount, kvCacheType, parse.GetValue(noRepack)), cancellationToken);
             Console.Error.WriteLine($"listening on {server.Address} (loading the model…)");
             try
             {

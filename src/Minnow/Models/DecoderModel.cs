@@ -51,6 +51,8 @@ public abstract class DecoderModel : ILanguageModel
             {
                 parameters += t.ElementCount;
                 bytes += t.ByteLength;
+                if (t.DType.BlockSize() > 1)
+                    _quantized.Add(t);
             }
         foreach (var t in lookupOnlyTensors)
             if (seen.Add(t))
@@ -74,6 +76,28 @@ public abstract class DecoderModel : ILanguageModel
     }
 
     private DType _kvCacheType = DType.F32;
+
+    private readonly List<Tensor> _quantized = [];
+    private bool _repackWeights = true;
+
+    /// <summary>
+    /// Whether the quantized matrices run on copies repacked for the SIMD kernels (the default; see
+    /// <c>Interleaved</c>): faster decoding and prompts, at the cost of memory as large as the matrices (each copy is
+    /// made on the matrix's first product). False runs them straight from the file and drops copies already made.
+    /// </summary>
+    /// <summary>How many of the quantized matrices have a repacked copy now (tests).</summary>
+    internal int RepackedMatrices => _quantized.Count(Interleaved.Made);
+
+    public bool RepackWeights
+    {
+        get => _repackWeights;
+        set
+        {
+            _repackWeights = value;
+            foreach (var t in _quantized)
+                Interleaved.Allow(t, value);
+        }
+    }
 
     public InferenceState CreateState(int? contextLength = null)
     {

@@ -19,6 +19,13 @@ public sealed record ModelLoadOptions
 
     /// <summary>How inference states store their KV cache: F32 (exact, the default) or BF16 (half the memory).</summary>
     public DType KvCache { get; init; } = DType.F32;
+
+    /// <summary>
+    /// Whether quantized matrices run on copies repacked for the SIMD kernels (the default: faster decoding and
+    /// prompts; each copy, made on the matrix's first product, is as large as the matrix) or straight from the file
+    /// (less memory). See <see cref="DecoderModel.RepackWeights"/>.
+    /// </summary>
+    public bool RepackWeights { get; init; } = true;
 }
 
 /// <summary>A model opened from a file with what came with it: its tokenizer (if any) and how its generations end.</summary>
@@ -69,6 +76,7 @@ public static class ModelLoader
             throw new InvalidInputException($"the KV cache can hold F32 or BF16 numbers, not {options.KvCache}");
         var loaded = Open(path, options);
         ((DecoderModel)loaded.Model).KvCacheType = options.KvCache;
+        ((DecoderModel)loaded.Model).RepackWeights = options.RepackWeights;
         return loaded;
     }
 

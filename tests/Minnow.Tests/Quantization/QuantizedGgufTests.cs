@@ -4,6 +4,7 @@ using Minnow.Evaluation;
 using Minnow.Formats.Gguf;
 using Minnow.Models;
 using Minnow.Tensors;
+using Minnow.Tensors.Kernels;
 using Minnow.Tests.Formats;
 using Xunit.Abstractions;
 
@@ -72,6 +73,50 @@ public class QuantizedGgufTests(ITestOutputHelper output)
         }
         output.WriteLine($"{type}: max |Δlogit| {worstLogit:E2}, max |Δlogprob| {worstLogprob:E2}, greedy disagreements {disagreements}/32");
         Assert.True(worstLogprob < tolerance, $"{type}: max |Δlogprob| = {worstLogprob:E2}");
+    }
+
+    /// <summary>
+    /// <see cref="ModelLoadOptions.RepackWeights"/> off runs the quantized matrices straight from the file (the row
+    /// kernels) and gives the repacked copies' logits up to the order of the additions; switching it off on a loaded
+    /// model drops the copies, and on again makes them anew.
+    /// </summary>
+    [Theory]
+    [InlineData("Q4_0")]
+    [InlineData("Q5_0")]
+    [InlineData("Q8_0")]
+    public void WithoutRepackedWeightsTheLogitsAreTheSame(string type)
+    {
+        using var repacked = ModelLoader.Load(GgufTests.File(type), new ModelLoadOptions { Threads = 2 });
+        using var direct = ModelLoader.Load(GgufTests.File(type), new ModelLoadOptions { Threads = 2, RepackWeights = false });
+        int[] ids = GgufTests.Load(type).InputIds[0];
+        float[] Logits(ILanguageModel m)
+        {
+            var logits = new float[m.Config.VocabSize * ids.Length];
+            m.Forward(m.CreateState(), ids, logits, allPositions: true);
+            return logits;
+        }
+        var a = Logits(repacked.Model);
+        var b = Logits(direct.Model);
+        void Close(float[] x, float[] y, string what)
+        {
+            Assert.Equal(x.Length, y.Length);
+            for (int i = 0; i < x.Length; i++)
+                Assert.True(Math.Abs(x[i] - y[i]) <= 1e-4 * (1 + Math.Abs(x[i])), $"{type} {what}, logit {i}: {x[i]} vs {y[i]}");
+        }
+        Close(a, b, "repacked vs direct");
+        // Copies exist where this CPU's kernels use them (AVX-512: all three; AVX2: not Q8_0; elsewhere none).
+        var path = QuantizedSimd.Active;
+        bool copies = path == QuantizedPath.Avx512 || (path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni && type != "Q8_0");
+        var model = (DecoderModel)repacked.Model;
+        Assert.Equal(0, ((DecoderModel)direct.Model).RepackedMatrices);
+        Assert.Equal(copies, model.RepackedMatrices > 0);
+        model.RepackWeights = false;
+        Assert.Equal(0, model.RepackedMatrices);
+        Close(b, Logits(model), "switched off");
+        Assert.Equal(0, model.RepackedMatrices);
+        model.RepackWeights = true;
+        Close(a, Logits(model), "switched on again");
+        Assert.Equal(copies, model.RepackedMatrices > 0);
     }
 
     /// <summary>

@@ -85,6 +85,26 @@ internal sealed unsafe class Interleaved
         }
     }
 
+    /// <summary>No copy: <see cref="Tiles"/> 0, so every row goes to the rows' own kernels.</summary>
+    private Interleaved() => _buffer = [];
+
+    private static readonly Interleaved None = new();
+
+    /// <summary>
+    /// Whether <paramref name="w"/> may have a copy (the default). Disallowed, it keeps to the rows' own kernels and a
+    /// copy already made is dropped; allowed again, one is made on its next product.
+    /// </summary>
+    public static void Allow(Tensor w, bool allowed)
+    {
+        if (!allowed)
+            Copies.AddOrUpdate(w, None);
+        else if (Copies.TryGetValue(w, out var copy) && copy == None)
+            Copies.Remove(w);
+    }
+
+    /// <summary>True when <paramref name="w"/> has a copy with at least one tile.</summary>
+    public static bool Made(Tensor w) => Copies.TryGetValue(w, out var copy) && copy.Tiles > 0;
+
     /// <summary>The interleaved copy of <paramref name="w"/> (Q4_0, Q5_0, Q8_0, Q4_K or Q6_K), made on first use by <paramref name="pool"/>'s threads.</summary>
     public static Interleaved For(Tensor w, WorkerPool pool) => Copies.GetValue(w, t => new Interleaved(t, pool));
 
