@@ -6,20 +6,25 @@ using System.Runtime.Intrinsics.X86;
 namespace Minnow.Tensors.Kernels;
 
 /// <summary>
-/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix's whole tiles of <see cref="Rows"/> rows, repacked so that a 512-bit lane holds one row: per
-/// block, vectors whose 32-bit lane r holds four consecutive quant bytes of row r (vector v: bytes 4v … 4v+3 of its
-/// quants; 4 vectors for Q4_0, whose low nibbles are values 4v … 4v+3 and high ones 16+4v …; 5 for Q5_0, its fifth
-/// bits first; 8 for Q8_0), then the
-/// sixteen rows' half-float scales side by side. A kernel multiplies sixteen rows at once against four activation bytes
-/// broadcast to every lane, and each lane's sum is its row's: no permutes to gather blocks and no reduction across
-/// lanes, which were half the work of <see cref="Block32Dot512{TF}"/> (llama.cpp repacks Q4_0 for its x86 kernels for
-/// the same reason).
+/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix's whole tiles of <see cref="Rows"/> rows, repacked so that a 512-bit vector
+/// holds one row per 32-bit lane: four consecutive quant bytes of each of the sixteen rows. A kernel multiplies sixteen
+/// rows at once against four activation bytes broadcast to every lane, and each lane's sum is its row's: no permutes
+/// to gather blocks and no reduction across lanes, which were half the work of <see cref="Block32Dot512{TF}"/>
+/// (llama.cpp repacks Q4_0 for its x86 kernels for the same reason). The 256-bit kernels read each vector as two
+/// halves of eight rows.
 /// <para>
-/// Same bytes as the rows, same offset per tile. A tile is pairs of blocks — the two blocks' quants (so every vector
-/// load is 64-byte aligned), then their scales (64 bytes) — and, when a row has an odd number of blocks, the last
-/// block's quants and scales. The copy lives as long as the tensor (the map's pages it was read from stay clean and
-/// reclaimable); a matrix's last rows that do not fill a tile are not copied and run on the rows' own kernel. Weights
-/// are immutable once multiplied: the copy is made on first use and kept.
+/// The 32-element formats keep their bytes and each tile its offset: per block, vector v holds bytes 4v … 4v+3 of
+/// each row's quants (4 vectors for Q4_0, whose low nibbles are values 4v … and high ones 16+4v …; 5 for Q5_0, its
+/// fifth bits first, rearranged by <see cref="FifthBits"/>; 8 for Q8_0), then the sixteen half-float scales. A tile is
+/// pairs of blocks — the two blocks' quants (so every vector load is 64-byte aligned), then their scales — and, when a
+/// row has an odd number of blocks, the last block's quants and scales. The K-quants' layouts are
+/// <see cref="InterleavedQ4_K"/>'s and <see cref="InterleavedQ6_K"/>'s.
+/// </para>
+/// <para>
+/// Made on a matrix's first product and kept as long as the tensor (weights are immutable once multiplied); the map's
+/// pages it was read from stay clean and reclaimable. A matrix's last rows that do not fill a tile are not copied and
+/// run on the rows' own kernels, as does a matrix whose copy cannot be allocated or is not allowed (<see cref="Allow"/>,
+/// <c>ModelLoadOptions.RepackWeights</c>).
 /// </para>
 /// </summary>
 internal sealed unsafe class Interleaved

@@ -10,7 +10,8 @@ namespace Minnow.Tensors.Kernels;
 /// 32-element formats, per 256 for K-quants), so the inner loops are integer multiply-adds on the packed weights; the
 /// only extra error over dequantize-then-multiply is that int8 rounding of x. Threads split the output rows; each takes
 /// tiles of <see cref="RowTile"/> rows and runs every token through a tile before moving on, four tokens per decode of
-/// a weight block, so a prompt reads the weights once.
+/// a weight block, so a prompt reads the weights once. On AVX-512 and AVX2 the common formats run on a row-interleaved
+/// copy of the matrix (<see cref="Interleaved"/>, <see cref="InterleavedJob{TDot}"/>); the row kernels take the rest.
 /// </summary>
 public static unsafe class QuantizedMatMul
 {
@@ -220,8 +221,9 @@ public static unsafe class QuantizedMatMul
 }
 
 /// <summary>
-/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix on AVX-512, or a Q4_0, Q5_0 or Q4_K one on AVX2: its whole tiles from the <see cref="Interleaved"/> copy, sixteen rows at once; the
-/// last rows that do not fill a tile through <paramref name="rest"/> (the rows' own kernel).
+/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix on AVX-512, or a Q4_0, Q5_0 or Q4_K one on AVX2: its whole tiles from the
+/// <see cref="Interleaved"/> copy, sixteen rows at once; the last rows that do not fill a tile (all of them, when there
+/// is no copy) through <paramref name="rest"/>, the rows' own kernel.
 /// </summary>
 internal sealed unsafe class InterleavedJob<TDot>(Tensor w, QuantizedActivations a, float* y, WorkerPool pool, RangeAction rest)
     where TDot : IInterleavedDot
