@@ -40,12 +40,13 @@ public static class BenchCommand
                     r.WeightBytes,
                     r.Threads,
                     KvCache = parse.GetValue(kvCache),
+                    RepackedWeights = !parse.GetValue(noRepack),
                 });
                 return 0;
             }
             var c = loaded.Model.Config;
             Console.Out.WriteLine($"model      {loaded.Source}: dim {c.Dim}, hidden {c.HiddenDim}, {c.Layers} layers, {c.Heads} heads, vocab {c.VocabSize}");
-            Console.Out.WriteLine($"parameters {r.Parameters:N0}; weights read per token {r.WeightBytes:N0} bytes; {r.Threads} threads; KV cache {parse.GetValue(kvCache)}");
+            Console.Out.WriteLine($"parameters {r.Parameters:N0}; weights read per token {r.WeightBytes:N0} bytes; {r.Threads} threads; KV cache {parse.GetValue(kvCache)}; quantized weights {(parse.GetValue(noRepack) ? "straight from the file" : "repacked")}");
             Console.Out.WriteLine($"prefill    {r.PrefillTokensPerSecond,10:F1} tok/s  ({1e3 / r.PrefillTokensPerSecond:F3} ms/token, {parse.GetValue(promptTokens)} tokens per batch)");
             Console.Out.WriteLine($"decode     {r.DecodeTokensPerSecond,10:F1} tok/s  ({1e3 / r.DecodeTokensPerSecond:F3} ms/token; weights streamed at {r.WeightBytes * r.DecodeTokensPerSecond / 1e9:F1} GB/s)");
             Console.Out.WriteLine($"first token {r.FirstTokenSeconds * 1e3,9:F3} ms  ({r.FirstTokenSeconds / r.SteadyTokenSeconds:F2}x the steady per-token time)");

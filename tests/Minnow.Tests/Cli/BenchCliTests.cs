@@ -17,7 +17,7 @@ public class BenchCliTests
         var r = CliRunner.Run("bench", "--model", model, "--prompt-tokens", "9", "--gen-tokens", "5", "--runs", "2", "--threads", "2", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var json = r.Json;
-        string[] keys = ["prefill_tokens_per_second", "decode_tokens_per_second", "first_token_seconds", "parameters", "weight_bytes", "threads", "kv_cache"];
+        string[] keys = ["prefill_tokens_per_second", "decode_tokens_per_second", "first_token_seconds", "parameters", "weight_bytes", "threads", "kv_cache", "repacked_weights"];
         Assert.Equal(keys.Order(), json.EnumerateObject().Select(p => p.Name).Order());
         foreach (var key in keys[..3])
         {
@@ -30,6 +30,7 @@ public class BenchCliTests
         Assert.Equal(4 * (2 * layer + 48 + 300 * 48), json.GetProperty("weight_bytes").GetInt64());
         Assert.Equal(2, json.GetProperty("threads").GetInt32());
         Assert.Equal("f32", json.GetProperty("kv_cache").GetString());
+        Assert.True(json.GetProperty("repacked_weights").GetBoolean());
         Assert.Contains("run 2/2", r.Stderr);
     }
 
@@ -49,6 +50,10 @@ public class BenchCliTests
         var r = CliRunner.Run("bench", "--prompt-tokens", "8", "--gen-tokens", "3", "--runs", "1", "--threads", "1", "--kv-cache", "bf16", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal("bf16", r.Json.GetProperty("kv_cache").GetString());
+
+        var direct = CliRunner.Run("bench", "--prompt-tokens", "8", "--gen-tokens", "3", "--runs", "1", "--threads", "1", "--no-repack", "--json");
+        Assert.True(direct.ExitCode == 0, direct.Stderr);
+        Assert.False(direct.Json.GetProperty("repacked_weights").GetBoolean());
 
         var bad = CliRunner.Run("bench", "--kv-cache", "f16");
         Assert.NotEqual(0, bad.ExitCode);
