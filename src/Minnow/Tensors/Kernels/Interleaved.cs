@@ -132,20 +132,19 @@ internal sealed unsafe class Interleaved
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(byte* rows, int blocks, int quants, byte* tile, bool fifth = false)
     {
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* to = tile + QuantsAt(b, quants);
-            ushort* scales = (ushort*)(tile + ScalesAt(b, blocks, quants));
-            for (int r = 0; r < Rows; r++)
+        // Row by row, each read in order: taking the sixteen rows' blocks in turn read sixteen streams at once and ran
+        // at ~0.6 GB/s from memory.
+        for (int r = 0; r < Rows; r++)
+            for (int b = 0; b < blocks; b++)
             {
+                byte* to = tile + QuantsAt(b, quants);
                 byte* block = rows + ((long)r * blocks + b) * (2 + quants);
-                scales[r] = *(ushort*)block;
+                ((ushort*)(tile + ScalesAt(b, blocks, quants)))[r] = *(ushort*)block;
                 for (int v = 0; v < quants / 4; v++)
                     *(uint*)(to + 64 * v + 4 * r) = *(uint*)(block + 2 + 4 * v);
                 if (fifth)
                     *(uint*)(to + 4 * r) = FifthBits(*(uint*)(to + 4 * r));
             }
-        }
     }
 
     /// <summary>

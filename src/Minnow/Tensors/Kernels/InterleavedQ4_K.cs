@@ -36,11 +36,10 @@ internal unsafe struct InterleavedQ4_K : IInterleavedDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(byte* rows, int superBlocks, byte* tile)
     {
-        for (int s = 0; s < superBlocks; s++)
-        {
-            byte* to = tile + (long)s * SuperBlock;
-            for (int r = 0; r < 16; r++)
+        for (int r = 0; r < 16; r++)
+            for (int s = 0; s < superBlocks; s++)
             {
+                byte* to = tile + (long)s * SuperBlock;
                 byte* block = rows + ((long)r * superBlocks + s) * 144;
                 for (int p = 0; p < 4; p++)
                     for (int v = 0; v < 8; v++)
@@ -55,7 +54,6 @@ internal unsafe struct InterleavedQ4_K : IInterleavedDot
                 ((ushort*)(to + DAt))[r] = *(ushort*)block;
                 ((ushort*)(to + DMinAt))[r] = *(ushort*)(block + 2);
             }
-        }
     }
 
     /// <summary>

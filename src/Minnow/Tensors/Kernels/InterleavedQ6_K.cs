@@ -38,11 +38,10 @@ internal unsafe struct InterleavedQ6_K : IInterleavedDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(byte* rows, int superBlocks, byte* tile)
     {
-        for (int s = 0; s < superBlocks; s++)
-        {
-            byte* to = tile + (long)s * SuperBlock;
-            for (int r = 0; r < 16; r++)
+        for (int r = 0; r < 16; r++)
+            for (int s = 0; s < superBlocks; s++)
             {
+                byte* to = tile + (long)s * SuperBlock;
                 byte* block = rows + ((long)r * superBlocks + s) * 210;
                 for (int h = 0; h < 2; h++)
                     for (int u = 0; u < 8; u++)
@@ -55,8 +54,8 @@ internal unsafe struct InterleavedQ6_K : IInterleavedDot
                     *(uint*)(to + ScalesAt + 64 * k + 4 * r) = *(uint*)(block + 192 + 4 * k);
                 ((ushort*)(to + DAt))[r] = *(ushort*)(block + 208);
             }
-            new Span<byte>(to + DAt + 32, SuperBlock - DAt - 32).Clear();
-        }
+        for (int s = 0; s < superBlocks; s++)
+            new Span<byte>(tile + (long)s * SuperBlock + DAt + 32, SuperBlock - DAt - 32).Clear();
     }
 
     /// <summary>vpshufb indices putting byte (j mod 4) of each 32-bit lane into the high byte of both its 16-bit halves (low bytes zero).</summary>
