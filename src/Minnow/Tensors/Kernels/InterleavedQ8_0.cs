@@ -102,3 +102,86 @@ internal unsafe struct InterleavedQ8_0Dot : IInterleavedDot
         return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(magnitude, Vector512.ConditionalSelect(negative, -xb, xb)), ones);
     }
 }
+
+/// <summary>
+/// <see cref="InterleavedQ8_0Dot"/> on 256-bit AVX2 (and AVX-VNNI CPUs), with vpsignb for the sign trick: decoding takes
+/// a tile's two halves of eight rows in one pass; prompts one half after the other, each vector's magnitudes taken once
+/// for four tokens.
+/// </summary>
+internal unsafe struct InterleavedQ8_0Dot256 : IInterleavedDot
+{
+    private const int PrefetchAhead = 8192;
+
+    /// <summary>Σ w·x of the eight rows' signed quants <paramref name="w"/> against four activation bytes at <paramref name="x"/>, in 32-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dot(Vector256<sbyte> w, Vector256<sbyte> x, Vector256<short> ones) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(w), Avx2.Sign(x, w)), ones);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    public static void Tile(byte* tile, in ActivationRow a, float* y)
+    {
+        int blocks = a.Blocks, grouped = blocks & ~7;
+        sbyte* x = a.Values;
+        float* d = a.Scales;
+        var ones = Vector256.Create((short)1);
+        Vector256<float> acc0 = default, acc1 = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* q = tile + Interleaved.QuantsAt(b, 32);
+            int low = InterleavedTile.LowAt(b, grouped), high = InterleavedTile.HighAt(b, grouped);
+            Vector256<int> s0 = default, s1 = default;
+            for (int v = 0; v < 8; v++)
+            {
+                Sse.Prefetch0(q + 64 * v + PrefetchAhead);
+                var xb = Vector256.Create(*(int*)(x + (v < 4 ? low + 4 * v : high + 4 * (v - 4)))).AsSByte();
+                s0 += Dot(Vector256.Load((sbyte*)q + 64 * v), xb, ones);
+                s1 += Dot(Vector256.Load((sbyte*)q + 64 * v + 32), xb, ones);
+            }
+            byte* scales = tile + Interleaved.ScalesAt(b, blocks, 32);
+            var dx = Vector256.Create(d[b]);
+            acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * InterleavedTile.Scales256(scales), dx, acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1) * InterleavedTile.Scales256(scales + 16), dx, acc1);
+        }
+        acc0.Store(y);
+        acc1.Store(y + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    public static void Tile4(byte* tile, in ActivationRow a, float* y, int stride)
+    {
+        int blocks = a.Blocks, grouped = blocks & ~7;
+        var a1 = a.Next(1);
+        var a2 = a.Next(2);
+        var a3 = a.Next(3);
+        var ones = Vector256.Create((short)1);
+        for (int half = 0; half < 2; half++)
+        {
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* q = tile + Interleaved.QuantsAt(b, 32) + 32 * half;
+                int low = InterleavedTile.LowAt(b, grouped), high = InterleavedTile.HighAt(b, grouped);
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int v = 0; v < 8; v++)
+                {
+                    var w = Vector256.Load((sbyte*)q + 64 * v);
+                    var magnitude = Avx2.Abs(w);
+                    int at = v < 4 ? low + 4 * v : high + 4 * (v - 4);
+                    s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(*(int*)(a.Values + at)).AsSByte(), w)), ones);
+                    s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(*(int*)(a1.Values + at)).AsSByte(), w)), ones);
+                    s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(*(int*)(a2.Values + at)).AsSByte(), w)), ones);
+                    s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(*(int*)(a3.Values + at)).AsSByte(), w)), ones);
+                }
+                var scales = InterleavedTile.Scales256(tile + Interleaved.ScalesAt(b, blocks, 32) + 16 * half);
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * scales, Vector256.Create(a.Scales[b]), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1) * scales, Vector256.Create(a1.Scales[b]), acc1);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2) * scales, Vector256.Create(a2.Scales[b]), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s3) * scales, Vector256.Create(a3.Scales[b]), acc3);
+            }
+            acc0.Store(y + 8 * half);
+            acc1.Store(y + stride + 8 * half);
+            acc2.Store(y + 2 * stride + 8 * half);
+            acc3.Store(y + 3 * stride + 8 * half);
+        }
+    }
+}

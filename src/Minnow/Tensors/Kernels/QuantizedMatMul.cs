@@ -120,6 +120,7 @@ public static unsafe class QuantizedMatMul
     private static RangeAction Rows(QuantizedPath path, Tensor w, QuantizedActivations a, float* y, WorkerPool pool) => w.DType switch
     {
         DType.Q8_0 when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedQ8_0Dot>(w, a, y, pool, Q8_0Rows(path, w, a, y)).Run,
+        DType.Q8_0 when path is QuantizedPath.Avx2 or QuantizedPath.AvxVnni => new InterleavedJob<InterleavedQ8_0Dot256>(w, a, y, pool, Rows32<Q8_0Format>(path, w, a, y)).Run,
         DType.Q8_0 => Rows32<Q8_0Format>(path, w, a, y),
         DType.Q4_0 when path == QuantizedPath.Avx512 => new InterleavedJob<InterleavedNibbleDot512<InterleavedQ4_0>>(w, a, y, pool,
             Gathers512(path) ? new Job<Block32Dot512<Q4_0Format>>(w, a, y).Run : Rows32<Q4_0Format>(path, w, a, y)).Run,
@@ -221,7 +222,7 @@ public static unsafe class QuantizedMatMul
 }
 
 /// <summary>
-/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix on AVX-512, or a Q4_0, Q5_0 or Q4_K one on AVX2: its whole tiles from the
+/// A Q4_0, Q5_0, Q8_0, Q4_K or Q6_K matrix on AVX-512, or any of these but Q6_K on AVX2: its whole tiles from the
 /// <see cref="Interleaved"/> copy, sixteen rows at once; the last rows that do not fill a tile (all of them, when there
 /// is no copy) through <paramref name="rest"/>, the rows' own kernel.
 /// </summary>
