@@ -95,6 +95,37 @@ public class QuantizedKernelTests
     }
 
     /// <summary>
+    /// Extreme blocks against extreme activations: every quant byte the same (0xFF: every nibble 15, every fifth and
+    /// high bit set, Q8_0's −1; 0x77; 0x80: Q8_0's −128) and every activation +1 or −1 (all int8 at ±127), for 16-bit
+    /// sums that would overflow if a kernel added too many products before widening. Each path against the twin, to
+    /// 1e-4: the twin adds hundreds of same-signed float products in order (the integer kernels agree with each other
+    /// exactly).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PathsAndTypes))]
+    public void ExtremeBlocksDoNotOverflow(QuantizedPath path, DType type)
+    {
+        using var pool = new WorkerPool(2);
+        int columns = type.BlockSize() == 32 ? 576 : 768, rows = 35, tokens = 5;
+        foreach (byte fill in new byte[] { 0xFF, 0x77, 0x80 })
+            foreach (float sign in new[] { 1f, -1f })
+            {
+                var w = Tensor.Allocate("w", type, rows, columns);
+                var bytes = w.AsSpan<byte>();
+                bytes.Fill(fill);
+                for (int block = 0; block < bytes.Length / type.BlockBytes(); block++)
+                    foreach (int at in ScaleOffsets(type))
+                        BitConverter.TryWriteBytes(bytes[(block * type.BlockBytes() + at)..], (Half)0.01f);
+                var x = Enumerable.Repeat(sign, tokens * columns).ToArray();
+                var fast = Run(path, w, x, tokens, pool);
+                var slow = Run(QuantizedPath.Scalar, w, x, tokens, pool);
+                for (int i = 0; i < fast.Length; i++)
+                    Assert.True(Math.Abs(fast[i] - slow[i]) <= 1e-4 * Math.Abs(slow[i]) + 1e-4,
+                        $"{path} {type} fill 0x{fill:X2} x {sign}: output {i} {fast[i]} vs scalar {slow[i]}");
+            }
+    }
+
+    /// <summary>
     /// The interleaved copy's rearranged Q5_0 fifth bits: value 4k + j's bit at 8j + k, value 16 + 4k + j's at
     /// 8j + 4 + k; the BMI2 form (pext) and the portable one agree on every single bit and on random words.
     /// </summary>
