@@ -61,6 +61,7 @@ public abstract class DecoderModel : ILanguageModel
         WeightBytesPerToken = bytes;
         Pool = new WorkerPool(threads);
         WarmUp.Kernels(Pool);
+        WarmUp.Quantized(_quantized.Select(t => t.DType).Distinct(), Pool);
     }
 
     /// <summary>

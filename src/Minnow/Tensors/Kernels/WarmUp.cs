@@ -10,6 +10,35 @@ public static class WarmUp
 {
     private static readonly bool[] Done = new bool[Enum.GetValues<SimdWidth>().Length];
     private static readonly object Gate = new();
+    private static readonly HashSet<(DType, QuantizedPath)> QuantizedDone = [];
+
+    /// <summary>
+    /// Compiles the quantized kernels of <paramref name="types"/> on the active quantized path, once per process: a
+    /// 17-row matrix of each type (one tile on the repacked copy's kernels, one row on the rows' own), one token and
+    /// five, alone and in a fused section. Without it a quantized model's first prompt paid for compiling them.
+    /// </summary>
+    public static void Quantized(IEnumerable<DType> types, WorkerPool pool)
+    {
+        var path = QuantizedSimd.Active;
+        foreach (var type in types)
+        {
+            if (!QuantizedMatMul.Supports(type))
+                continue;
+            lock (Gate)
+                if (!QuantizedDone.Add((type, path)))
+                    continue;
+            int columns = 8 * type.BlockSize(), rows = QuantizedMatMul.RowTile + 1;
+            var w = Tensor.Allocate("warm-up", type, rows, columns);
+            var x = new float[5 * columns];
+            var y0 = new float[5 * rows];
+            var y1 = new float[5 * rows];
+            foreach (int tokens in new[] { 1, 5 })
+            {
+                MatMul.Compute(w, x, y0, tokens, pool);
+                MatMul.Compute(x, tokens, pool, w, y0, w, y1);
+            }
+        }
+    }
 
     /// <summary>Compiles the kernels of the active SIMD path, once per process; <paramref name="pool"/> runs them as a model would.</summary>
     public static unsafe void Kernels(WorkerPool pool)
