@@ -5,12 +5,15 @@ using System.Runtime.Intrinsics.X86;
 namespace Minnow.Tensors.Kernels;
 
 /// <summary>
-/// A 4- or 5-bit 32-element format on <see cref="Interleaved"/> tiles: how to unpack quant vector v of a block (four
-/// quant bytes per row per 32-bit lane) into the unsigned values 4v … 4v+3 (<c>low</c>) and 16+4v … 16+4v+3
-/// (<c>high</c>) of each row, byte j of a lane holding value 4v+j.
+/// A 32-element format on <see cref="Interleaved"/> tiles: how to unpack quant vector v of a block (four quant bytes per
+/// row per 32-bit lane) into the values 4v … 4v+3 (<c>low</c>) and 16+4v … 16+4v+3 (<c>high</c>) of each row, byte j
+/// of a lane holding value 4v+j: unsigned (Q4_0, Q5_0: u, with the zero point taken off later), or signed (Q8_0).
 /// </summary>
-internal unsafe interface IInterleavedNibbles
+internal unsafe interface IInterleaved32
 {
+    /// <summary>True when the values are signed bytes (multiplied with the sign trick, each product widened at once).</summary>
+    static abstract bool Signed { get; }
+
     /// <summary>The block's bytes after its scale, per row (the copy's vectors per block times 4).</summary>
     static abstract int Body { get; }
 
@@ -25,8 +28,9 @@ internal unsafe interface IInterleavedNibbles
 }
 
 /// <summary>Q4_0: four vectors of nibbles per block (bytes 4v … 4v+3 of each row's 16: values 4v … in the low nibbles, 16+4v … in the high ones).</summary>
-internal unsafe struct InterleavedQ4_0 : IInterleavedNibbles
+internal unsafe struct InterleavedQ4_0 : IInterleaved32
 {
+    public static bool Signed => false;
     public static int Body => 16;
     public static int ZeroPoint => 8;
 
@@ -53,8 +57,9 @@ internal unsafe struct InterleavedQ4_0 : IInterleavedNibbles
 /// 4–7, those of 16+j, 20+j, 24+j, 28+j — so for vector v one 32-bit shift puts every lane's four low-half bits at bit 4
 /// of their bytes (left by 4 − v) and one the high half's (right by v).
 /// </summary>
-internal unsafe struct InterleavedQ5_0 : IInterleavedNibbles
+internal unsafe struct InterleavedQ5_0 : IInterleaved32
 {
+    public static bool Signed => false;
     public static int Body => 20;
     public static int ZeroPoint => 16;
 
@@ -81,14 +86,38 @@ internal unsafe struct InterleavedQ5_0 : IInterleavedNibbles
     }
 }
 
+/// <summary>Q8_0: eight vectors of signed quants per block, values 4v … from vector v and 16+4v … from vector v+4.</summary>
+internal unsafe struct InterleavedQ8_0 : IInterleaved32
+{
+    public static bool Signed => true;
+    public static int Body => 32;
+    public static int ZeroPoint => 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Unpack(byte* q, int v, out Vector512<byte> low, out Vector512<byte> high)
+    {
+        low = Vector512.Load(q + 64 * v);
+        high = Vector512.Load(q + 64 * v + 256);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Unpack(byte* q, int v, int half, out Vector256<byte> low, out Vector256<byte> high)
+    {
+        low = Vector256.Load(q + 64 * v + 32 * half);
+        high = Vector256.Load(q + 64 * v + 256 + 32 * half);
+    }
+}
+
 /// <summary>
-/// Q4_0 and Q5_0 on <see cref="Interleaved"/> tiles (AVX-512BW): per block and sixteen rows, eight vpmaddubsw of the
-/// unpacked values against four activation bytes broadcast, summed in 16 bits two vectors at a time (at most
-/// 4 · 2 · 31 · 127 = 31,496, so no saturation), two vpmaddwd, the zero point taken off in integers
-/// (−ZeroPoint·Σq), then one multiply by the rows' scales and one multiply-add by the token's. Activations are in the
+/// The 32-element formats on <see cref="Interleaved"/> tiles (AVX-512BW): per block and sixteen rows, eight vpmaddubsw
+/// of the unpacked values against four activation bytes broadcast. Unsigned values (Q4_0, Q5_0) are summed in 16 bits
+/// two vectors at a time (at most 4 · 2 · 31 · 127 = 31,496, so no saturation), then two vpmaddwd and the zero point
+/// taken off in integers (−ZeroPoint·Σq); signed ones (Q8_0) go through ggml's sign trick (|w| times x carrying w's
+/// sign) and each product through vpmaddwd at once, as two products of 127s can reach 32,258 and a sum of two would
+/// overflow 16 bits. Then one multiply by the rows' scales and one multiply-add by the token's. Activations are in the
 /// <see cref="QuantizedActivations.Grouped"/> layout.
 /// </summary>
-internal unsafe struct InterleavedNibbleDot512<TF> : IInterleavedDot where TF : IInterleavedNibbles
+internal unsafe struct InterleavedDot512<TF> : IInterleavedDot where TF : IInterleaved32
 {
     /// <summary>
     /// How far ahead decoding prefetches into L1 (the next tile's blocks, when near a tile's end). SmolLM2-135M Q4_0,
@@ -102,6 +131,9 @@ internal unsafe struct InterleavedNibbleDot512<TF> : IInterleavedDot where TF : 
     private static Vector512<int> Block(Vector512<byte> l0, Vector512<byte> l1, Vector512<byte> l2, Vector512<byte> l3,
         Vector512<byte> h0, Vector512<byte> h1, Vector512<byte> h2, Vector512<byte> h3, sbyte* low, sbyte* high, int qsum, Vector512<short> ones)
     {
+        if (TF.Signed)
+            return (Signed(l0, low, ones) + Signed(h0, high, ones)) + (Signed(l1, low + 4, ones) + Signed(h1, high + 4, ones))
+                + (Signed(l2, low + 8, ones) + Signed(h2, high + 8, ones)) + (Signed(l3, low + 12, ones) + Signed(h3, high + 12, ones));
         var s = Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(*(int*)low).AsSByte())
             + Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(*(int*)high).AsSByte())
             + Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(*(int*)(low + 4)).AsSByte())
@@ -111,6 +143,15 @@ internal unsafe struct InterleavedNibbleDot512<TF> : IInterleavedDot where TF : 
             + Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(*(int*)(low + 12)).AsSByte())
             + Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(*(int*)(high + 12)).AsSByte());
         return Avx512BW.MultiplyAddAdjacent(s, ones) + Avx512BW.MultiplyAddAdjacent(t, ones) - Vector512.Create(qsum * TF.ZeroPoint);
+    }
+
+    /// <summary>Σ w·x of signed quants <paramref name="w"/> against four activation bytes at <paramref name="x"/>, in 32-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Signed(Vector512<byte> w, sbyte* x, Vector512<short> ones)
+    {
+        var xb = Vector512.Create(*(int*)x).AsSByte();
+        var xs = Vector512.ConditionalSelect(Vector512.LessThan(w.AsSByte(), Vector512<sbyte>.Zero), -xb, xb);
+        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.Abs(w.AsSByte()).AsByte(), xs), ones);
     }
 
     /// <summary>y[r] = row r · a for the tile's sixteen rows (decode).</summary>
@@ -126,7 +167,10 @@ internal unsafe struct InterleavedNibbleDot512<TF> : IInterleavedDot where TF : 
         for (int b = 0; b < blocks; b++)
         {
             byte* q = tile + Interleaved.QuantsAt(b, TF.Body);
-            StreamPrefetch.Lines(q + PrefetchAhead, 16 * TF.Body);
+            // A block's 256–512 bytes (StreamPrefetch.Lines takes up to 320 at once).
+            StreamPrefetch.Lines(q + PrefetchAhead, Math.Min(16 * TF.Body, 256));
+            if (16 * TF.Body > 256)
+                StreamPrefetch.Lines(q + PrefetchAhead + 256, 16 * TF.Body - 256);
             TF.Unpack(q, 0, out var l0, out var h0);
             TF.Unpack(q, 1, out var l1, out var h1);
             TF.Unpack(q, 2, out var l2, out var h2);
@@ -175,26 +219,67 @@ internal unsafe struct InterleavedNibbleDot512<TF> : IInterleavedDot where TF : 
 }
 
 /// <summary>
-/// <see cref="InterleavedNibbleDot512{TF}"/> on 256-bit AVX2 (and AVX-VNNI CPUs): the same tiles, as two halves of
-/// eight rows (bytes 0–31 and 32–63 of each 64-byte vector). Decoding takes both halves in one pass, a block's
+/// <see cref="InterleavedDot512{TF}"/> on 256-bit AVX2 (and AVX-VNNI CPUs), signed values with vpsignb: the same
+/// tiles, as two halves of eight rows (bytes 0–31 and 32–63 of each 64-byte vector). Decoding takes both halves in one pass, a block's
 /// vectors one at a time; prompts take one half after the other, so a block's unpacked values fit the sixteen
 /// registers (the second half's loads hit the cache the first one filled).
 /// </summary>
-internal unsafe struct InterleavedNibbleDot256<TF> : IInterleavedDot where TF : IInterleavedNibbles
+internal unsafe struct InterleavedDot256<TF> : IInterleavedDot where TF : IInterleaved32
 {
     private const int PrefetchAhead = 8192;
 
-    /// <summary>Σ u·x of vectors <paramref name="v"/> and v+1 of one half, in 16 bits (at most 31,496).</summary>
+    /// <summary>
+    /// Σ w·x of vectors <paramref name="v"/> and v+1 of both halves, in 32-bit lanes (<paramref name="first"/>: rows 0–7,
+    /// <paramref name="second"/>: rows 8–15), the four activation broadcasts shared by the halves.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Two(byte* q, int v, int half, sbyte* low, sbyte* high)
+    private static void Two(byte* q, int v, sbyte* low, sbyte* high, Vector256<short> ones, ref Vector256<int> first, ref Vector256<int> second)
     {
-        TF.Unpack(q, v, half, out var l0, out var h0);
-        TF.Unpack(q, v + 1, half, out var l1, out var h1);
-        return Avx2.MultiplyAddAdjacent(l0, Vector256.Create(*(int*)(low + 4 * v)).AsSByte())
-            + Avx2.MultiplyAddAdjacent(h0, Vector256.Create(*(int*)(high + 4 * v)).AsSByte())
-            + Avx2.MultiplyAddAdjacent(l1, Vector256.Create(*(int*)(low + 4 * v + 4)).AsSByte())
-            + Avx2.MultiplyAddAdjacent(h1, Vector256.Create(*(int*)(high + 4 * v + 4)).AsSByte());
+        if (TF.Signed)
+        {
+            // Q8_0: the four lines this step reads (values 4v … from vectors v and v + 1, 16 + 4v … from v + 4 and v + 5).
+            Sse.Prefetch0(q + 64 * v + PrefetchAhead);
+            Sse.Prefetch0(q + 64 * v + 64 + PrefetchAhead);
+            Sse.Prefetch0(q + 64 * v + 256 + PrefetchAhead);
+            Sse.Prefetch0(q + 64 * v + 320 + PrefetchAhead);
+        }
+        var xl0 = Vector256.Create(*(int*)(low + 4 * v)).AsSByte();
+        var xh0 = Vector256.Create(*(int*)(high + 4 * v)).AsSByte();
+        var xl1 = Vector256.Create(*(int*)(low + 4 * v + 4)).AsSByte();
+        var xh1 = Vector256.Create(*(int*)(high + 4 * v + 4)).AsSByte();
+        TF.Unpack(q, v, 0, out var l0, out var h0);
+        TF.Unpack(q, v + 1, 0, out var l1, out var h1);
+        first += Products(l0, l1, h0, h1, xl0, xl1, xh0, xh1, ones);
+        TF.Unpack(q, v, 1, out l0, out h0);
+        TF.Unpack(q, v + 1, 1, out l1, out h1);
+        second += Products(l0, l1, h0, h1, xl0, xl1, xh0, xh1, ones);
     }
+
+    /// <summary>
+    /// Σ w·x of two vectors' low values (<paramref name="l0"/>, <paramref name="l1"/>) and high values against their
+    /// activation broadcasts: unsigned values summed in 16 bits (at most 31,496) then widened, signed ones widened
+    /// product by product.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Products(Vector256<byte> l0, Vector256<byte> l1, Vector256<byte> h0, Vector256<byte> h1,
+        Vector256<sbyte> xl0, Vector256<sbyte> xl1, Vector256<sbyte> xh0, Vector256<sbyte> xh1, Vector256<short> ones)
+    {
+        if (TF.Signed)
+            return (Signed(l0, xl0, ones) + Signed(h0, xh0, ones)) + (Signed(l1, xl1, ones) + Signed(h1, xh1, ones));
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(l0, xl0) + Avx2.MultiplyAddAdjacent(h0, xh0)
+            + Avx2.MultiplyAddAdjacent(l1, xl1) + Avx2.MultiplyAddAdjacent(h1, xh1), ones);
+    }
+
+    /// <summary>The products above with the broadcasts taken from <paramref name="low"/> and <paramref name="high"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Products(Vector256<byte> l0, Vector256<byte> l1, Vector256<byte> h0, Vector256<byte> h1,
+        sbyte* low, sbyte* high, Vector256<short> ones) =>
+        Products(l0, l1, h0, h1, Vector256.Create(*(int*)low).AsSByte(), Vector256.Create(*(int*)(low + 4)).AsSByte(),
+            Vector256.Create(*(int*)high).AsSByte(), Vector256.Create(*(int*)(high + 4)).AsSByte(), ones);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Signed(Vector256<byte> w, Vector256<sbyte> x, Vector256<short> ones) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(w.AsSByte()), Avx2.Sign(x, w.AsSByte())), ones);
 
     /// <summary>y[r] = row r · a for the tile's sixteen rows (decode): both halves in one pass over the blocks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -209,11 +294,15 @@ internal unsafe struct InterleavedNibbleDot256<TF> : IInterleavedDot where TF : 
         for (int b = 0; b < blocks; b++)
         {
             byte* q = tile + Interleaved.QuantsAt(b, TF.Body);
-            StreamPrefetch.Lines(q + PrefetchAhead, 16 * TF.Body);
+            if (!TF.Signed)
+                StreamPrefetch.Lines(q + PrefetchAhead, 16 * TF.Body);
             sbyte* low = x + InterleavedTile.LowAt(b, grouped), high = x + InterleavedTile.HighAt(b, grouped);
             var zero = Vector256.Create(qsums[b] * TF.ZeroPoint);
-            var s0 = Avx2.MultiplyAddAdjacent(Two(q, 0, 0, low, high), ones) + Avx2.MultiplyAddAdjacent(Two(q, 2, 0, low, high), ones) - zero;
-            var s1 = Avx2.MultiplyAddAdjacent(Two(q, 0, 1, low, high), ones) + Avx2.MultiplyAddAdjacent(Two(q, 2, 1, low, high), ones) - zero;
+            Vector256<int> s0 = default, s1 = default;
+            Two(q, 0, low, high, ones, ref s0, ref s1);
+            Two(q, 2, low, high, ones, ref s0, ref s1);
+            s0 -= zero;
+            s1 -= zero;
             var dx = Vector256.Create(d[b]);
             byte* scales = tile + Interleaved.ScalesAt(b, blocks, TF.Body);
             acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * InterleavedTile.Scales256(scales), dx, acc0);
@@ -256,17 +345,13 @@ internal unsafe struct InterleavedNibbleDot256<TF> : IInterleavedDot where TF : 
         }
     }
 
-    /// <summary>One token's block added to <paramref name="acc"/>: Σ (u − ZeroPoint)·x per row, times d_w·d_x.</summary>
+    /// <summary>One token's block added to <paramref name="acc"/>: Σ (u − ZeroPoint)·x per row (Σ w·x when signed), times d_w·d_x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Token(Vector256<byte> l0, Vector256<byte> l1, Vector256<byte> l2, Vector256<byte> l3,
         Vector256<byte> h0, Vector256<byte> h1, Vector256<byte> h2, Vector256<byte> h3, sbyte* low, sbyte* high, int qsum, float d,
         Vector256<float> scales, Vector256<short> ones, Vector256<float> acc)
     {
-        var s = Avx2.MultiplyAddAdjacent(l0, Vector256.Create(*(int*)low).AsSByte()) + Avx2.MultiplyAddAdjacent(h0, Vector256.Create(*(int*)high).AsSByte())
-            + Avx2.MultiplyAddAdjacent(l1, Vector256.Create(*(int*)(low + 4)).AsSByte()) + Avx2.MultiplyAddAdjacent(h1, Vector256.Create(*(int*)(high + 4)).AsSByte());
-        var t = Avx2.MultiplyAddAdjacent(l2, Vector256.Create(*(int*)(low + 8)).AsSByte()) + Avx2.MultiplyAddAdjacent(h2, Vector256.Create(*(int*)(high + 8)).AsSByte())
-            + Avx2.MultiplyAddAdjacent(l3, Vector256.Create(*(int*)(low + 12)).AsSByte()) + Avx2.MultiplyAddAdjacent(h3, Vector256.Create(*(int*)(high + 12)).AsSByte());
-        var sums = Avx2.MultiplyAddAdjacent(s, ones) + Avx2.MultiplyAddAdjacent(t, ones) - Vector256.Create(qsum * TF.ZeroPoint);
+        var sums = Products(l0, l1, h0, h1, low, high, ones) + Products(l2, l3, h2, h3, low + 8, high + 8, ones) - Vector256.Create(qsum * TF.ZeroPoint);
         return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums) * scales, Vector256.Create(d), acc);
     }
 }
